@@ -1,0 +1,530 @@
+/*
+ * libaccount: the account store of Postern.
+ *
+ * This header is the whole public API and its specification.  It stores
+ * accounts and their subaccounts, the users who log in to them, API keys
+ * with scopes, IP allowlists, each account's TLS requirement, and an
+ * append-only audit log; and it owns the one decision the SMTP hook asks
+ * for ("may this username/password send from this address?").
+ *
+ * Conventions, once for the whole header:
+ *  - Every public name starts with acct_ (types, functions) or ACCT_
+ *    (macros and constants).
+ *  - Every function returns ACCT_OK (0) or a negative ACCT_E... code.
+ *    acct_errmsg(db) gives a one-line human-readable message for the
+ *    last failure on that handle; it never contains a secret.
+ *  - Objects returned through an `out` pointer belong to the caller,
+ *    who releases them with the matching acct_..._free(); on failure
+ *    *out is set to NULL.  Every free function accepts NULL.
+ *    Pointers passed to foreach callbacks are borrowed and valid only
+ *    during the call.
+ *  - Every mutation runs in one transaction: on failure the database
+ *    is unchanged.  Every mutation is recorded in the audit log with
+ *    the handle's actor (acct_set_actor).
+ *  - The library never prints, never exits and never aborts on bad
+ *    input.  A handle is not thread-safe: use one per thread.
+ *  - Times are seconds since the Unix epoch (UTC), as int64_t.
+ */
+#ifndef POSTERN_ACCOUNT_H
+#define POSTERN_ACCOUNT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ACCT_BUILDING) && defined(__GNUC__)
+#define ACCT_API __attribute__((visibility("default")))
+#else
+#define ACCT_API
+#endif
+
+#define ACCT_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- */
+/* Status codes                                                      */
+
+enum {
+	ACCT_OK = 0,
+	ACCT_EINVAL = -1,    /* bad input: the message says what is accepted */
+	ACCT_ENOTFOUND = -2, /* no such account, user, key or entry */
+	ACCT_EEXISTS = -3,   /* the name, email or entry is already taken */
+	ACCT_ECONFLICT = -4, /* refused by the current state (e.g. an account
+	                        that still has subaccounts cannot be deleted) */
+	ACCT_EDENIED = -5,   /* a credential or check said no */
+	ACCT_EBUSY = -6,     /* the database stayed locked past the timeout */
+	ACCT_EUNAVAIL = -7,  /* the store cannot be used: I/O error, corrupt
+	                        or not a database, disk full */
+	ACCT_EPERM = -8,     /* permission denied on the database file */
+	ACCT_EVERSION = -9,  /* the database was written by a newer Postern */
+	ACCT_ENOMEM = -10,
+	ACCT_EINTERNAL = -11
+};
+
+/* A static English name for a status code ("not found", ...). */
+ACCT_API const char *acct_strerror(int code);
+
+/* ---------------------------------------------------------------- */
+/* Opening a database                                                */
+
+typedef struct acct_db acct_db;
+
+/* A clock the library reads instead of time(2); tests set one. */
+typedef int64_t (*acct_clock_fn)(void *ctx);
+
+#define ACCT_OPEN_OPTIONS_VERSION 1
+
+typedef struct acct_open_options {
+	unsigned int version;     /* ACCT_OPEN_OPTIONS_VERSION */
+	int readonly;             /* open without writing or migrating */
+	int no_create;            /* refuse to create a missing file */
+	int busy_timeout_ms;      /* how long to wait for a lock; 0 = 5000 */
+	unsigned int scrypt_ln;   /* password hash cost, log2(N); 0 = 15 */
+	acct_clock_fn clock;      /* NULL = time(2) */
+	void *clock_ctx;
+	const char *actor;        /* audit actor; NULL = "library" */
+	/* Two-factor authentication (see "Two-factor authentication" below) */
+	const char *key_file;     /* master key for TOTP secrets; NULL = $POSTERN_KEY_FILE,
+	                             else ACCT_DEFAULT_KEY_FILE */
+	const char *totp_issuer;  /* shown in authenticator apps; NULL = "Postern" */
+	int totp_digits;          /* 6 or 8; 0 = 6 */
+	int totp_period;          /* seconds, 15..300; 0 = 30 */
+	int totp_window;          /* steps accepted either side of now, 0..5; -1 = default 1 */
+} acct_open_options;
+
+#define ACCT_OPEN_OPTIONS_INIT { ACCT_OPEN_OPTIONS_VERSION, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, -1 }
+
+/* Where the TOTP master key lives when nothing else says. */
+#define ACCT_DEFAULT_KEY_FILE "/etc/postern/master.key"
+
+/*
+ * Open (and create, mode 0600) the database at `path`, then apply the
+ * schema migrations it is missing, each in its own transaction.
+ * `opts` may be NULL for the defaults.
+ *
+ * Returns ACCT_OK, ACCT_EVERSION (database newer than this code),
+ * ACCT_EPERM, ACCT_EUNAVAIL (not a database, corrupt, unreadable),
+ * ACCT_ENOTFOUND (no_create and no file), ACCT_EBUSY, ACCT_ENOMEM.
+ * On failure *out is still set when a handle could be made, so that
+ * acct_errmsg(*out) explains the failure; close it either way.
+ */
+ACCT_API int acct_open(acct_db **out, const char *path, const acct_open_options *opts);
+
+/* Close the handle; NULL is accepted. */
+ACCT_API void acct_close(acct_db *db);
+
+/* The message of the last failure on this handle ("" if none). */
+ACCT_API const char *acct_errmsg(const acct_db *db);
+
+/* Warnings found when opening: a bitmask of ACCT_WARN_... */
+#define ACCT_WARN_FILE_MODE 0x1 /* the file is readable or writable by group/others */
+ACCT_API unsigned int acct_warnings(const acct_db *db);
+
+/* The schema version of the open database and the newest this code knows. */
+ACCT_API int acct_schema_version(const acct_db *db);
+ACCT_API int acct_schema_latest(void);
+
+/* Who the audit log names for this handle's changes, e.g. "os:alice"
+ * or "user:bob@example.com".  Copied.  ACCT_EINVAL if empty or > 128 bytes. */
+ACCT_API int acct_set_actor(acct_db *db, const char *actor);
+
+/* Replace the clock (NULL restores time(2)). */
+ACCT_API void acct_set_clock(acct_db *db, acct_clock_fn clock, void *ctx);
+ACCT_API int64_t acct_now(const acct_db *db);
+
+/* ---------------------------------------------------------------- */
+/* Accounts                                                          */
+
+#define ACCT_NAME_MAX 63 /* lowercase [a-z0-9][a-z0-9._-]{0,62} */
+
+typedef enum acct_tls_mode {
+	ACCT_TLS_OPPORTUNISTIC = 0, /* encrypt when the recipient offers it */
+	ACCT_TLS_ENFORCED = 1,      /* never send in the clear: block instead */
+	ACCT_TLS_NONE = 2           /* never ask for TLS */
+} acct_tls_mode;
+
+typedef struct acct_tls {
+	acct_tls_mode mode;
+	int require_valid_cert; /* with ENFORCED: the certificate must verify */
+	int min_version;        /* 12 (TLS 1.2, default) or 13 (TLS 1.3) */
+} acct_tls;
+
+typedef struct acct_account {
+	int64_t id;
+	char *name;
+	char *parent;           /* NULL for a top-level account */
+	int disabled;
+	int require_2fa;        /* users must have 2FA enabled to log in */
+	int smtp_password_auth; /* users may AUTH with their password (default off) */
+	acct_tls tls;
+	int64_t created_at;
+} acct_account;
+
+typedef struct acct_account_opts {
+	const char *parent; /* a top-level account, or NULL */
+	int require_2fa;
+	int smtp_password_auth;
+} acct_account_opts;
+
+/* Create an account.  ACCT_EINVAL (bad name, parent is itself a
+ * subaccount), ACCT_ENOTFOUND (no such parent), ACCT_EEXISTS. */
+ACCT_API int acct_account_add(acct_db *db, const char *name, const acct_account_opts *opts);
+
+/* Look one up by name; free with acct_account_free. */
+ACCT_API int acct_account_get(acct_account **out, acct_db *db, const char *name);
+ACCT_API void acct_account_free(acct_account *acct);
+
+typedef int (*acct_account_cb)(const acct_account *acct, void *ctx);
+
+/* Every account (parent == NULL) or the subaccounts of `parent`, by
+ * name.  A callback returning non-zero stops the walk and that value
+ * is returned.  (As for every foreach: the callback must not use the
+ * same handle; collect what it needs and act after the walk.) */
+ACCT_API int acct_account_foreach(acct_db *db, const char *parent, acct_account_cb cb, void *ctx);
+
+typedef enum acct_account_flag {
+	ACCT_ACCOUNT_DISABLED,
+	ACCT_ACCOUNT_REQUIRE_2FA,
+	ACCT_ACCOUNT_SMTP_PASSWORD_AUTH
+} acct_account_flag;
+
+ACCT_API int acct_account_set_flag(acct_db *db, const char *name, acct_account_flag flag, int on);
+
+/* Delete an account with its users, keys, allowlist and settings.
+ * ACCT_ECONFLICT while it has subaccounts.  The audit log keeps its
+ * history. */
+ACCT_API int acct_account_del(acct_db *db, const char *name);
+
+/* ---------------------------------------------------------------- */
+/* TLS requirement of an account                                     */
+
+ACCT_API int acct_tls_get(acct_tls *out, acct_db *db, const char *account);
+ACCT_API int acct_tls_set(acct_db *db, const char *account, const acct_tls *tls);
+ACCT_API const char *acct_tls_mode_name(acct_tls_mode mode);
+/* "opportunistic" | "enforced" | "none" -> mode; ACCT_EINVAL otherwise */
+ACCT_API int acct_tls_mode_parse(acct_tls_mode *out, const char *text);
+
+/* ---------------------------------------------------------------- */
+/* Users                                                             */
+
+#define ACCT_EMAIL_MAX 254
+
+typedef struct acct_user {
+	int64_t id;
+	char *email;
+	char *account;
+	int disabled;
+	int has_password;
+	int64_t created_at;
+	int64_t password_changed_at; /* 0 if never set */
+} acct_user;
+
+/* Add a user to an account.  `password` may be NULL (no password until
+ * acct_user_set_password).  Passwords are 10..1024 bytes of UTF-8
+ * without control characters and are stored only as scrypt hashes. */
+ACCT_API int acct_user_add(acct_db *db, const char *account, const char *email, const char *password);
+ACCT_API int acct_user_get(acct_user **out, acct_db *db, const char *email);
+ACCT_API void acct_user_free(acct_user *user);
+
+typedef int (*acct_user_cb)(const acct_user *user, void *ctx);
+ACCT_API int acct_user_foreach(acct_db *db, const char *account, acct_user_cb cb, void *ctx);
+
+ACCT_API int acct_user_set_password(acct_db *db, const char *email, const char *password);
+ACCT_API int acct_user_set_disabled(acct_db *db, const char *email, int disabled);
+ACCT_API int acct_user_del(acct_db *db, const char *email);
+
+/*
+ * Check a password.  ACCT_OK on a match (a hash made with older cost
+ * parameters is upgraded on the way), ACCT_EDENIED for a wrong
+ * password, an unknown user, or a user without a password (the three
+ * take the same time).  Does not look at 2FA or the disabled flags:
+ * acct_auth_decide and acct_login_check do.
+ */
+ACCT_API int acct_user_verify_password(acct_db *db, const char *email, const char *password);
+
+/* ---------------------------------------------------------------- */
+/* API keys                                                          */
+
+#define ACCT_SCOPE_MAIL_SEND      (1u << 0) /* "mail.send": SMTP AUTH */
+#define ACCT_SCOPE_ACCOUNTS_READ  (1u << 1) /* "accounts.read" */
+#define ACCT_SCOPE_ACCOUNTS_WRITE (1u << 2) /* "accounts.write" */
+#define ACCT_SCOPE_KEYS_READ      (1u << 3) /* "keys.read" */
+#define ACCT_SCOPE_KEYS_WRITE     (1u << 4) /* "keys.write" */
+#define ACCT_SCOPE_SETTINGS_READ  (1u << 5) /* "settings.read": IP allowlist, TLS */
+#define ACCT_SCOPE_SETTINGS_WRITE (1u << 6) /* "settings.write" */
+#define ACCT_SCOPE_ALL            0x7fu
+
+#define ACCT_KEY_ID_MAX 12 /* the public id: 12 base62 characters */
+#define ACCT_KEY_MAX 68    /* a whole key: pstn_<id>_<secret><checksum> */
+
+typedef struct acct_apikey {
+	char id[ACCT_KEY_ID_MAX + 1];
+	char *account;
+	char *name;
+	unsigned int scopes;
+	int64_t created_at;
+	int64_t expires_at;   /* 0 = never */
+	int64_t last_used_at; /* 0 = never */
+	int64_t revoked_at;   /* 0 = not revoked */
+} acct_apikey;
+
+/*
+ * Create a key for `account` with `scopes` (ACCT_SCOPE_ bits, at
+ * least one) and an expiry (0 = never; otherwise in the future).
+ * The whole key is written to `key_out` (ACCT_KEY_MAX + 1 bytes) and is
+ * never seen again: the store keeps only its id and a hash.  Wipe it
+ * with acct_wipe() after showing it.  *out (may be NULL) gets the
+ * key's record.
+ */
+ACCT_API int acct_apikey_add(acct_apikey **out, char key_out[ACCT_KEY_MAX + 1], acct_db *db,
+                             const char *account, const char *name, unsigned int scopes,
+                             int64_t expires_at);
+/* `id` is the 12-character id, with or without the "pstn_" prefix. */
+ACCT_API int acct_apikey_get(acct_apikey **out, acct_db *db, const char *id);
+ACCT_API void acct_apikey_free(acct_apikey *key);
+
+typedef int (*acct_apikey_cb)(const acct_apikey *key, void *ctx);
+ACCT_API int acct_apikey_foreach(acct_db *db, const char *account, acct_apikey_cb cb, void *ctx);
+
+/* Revoke a key; ACCT_ECONFLICT if it already is. */
+ACCT_API int acct_apikey_revoke(acct_db *db, const char *id);
+
+/* Scopes: "mail.send,keys.write" <-> bits.  The format form writes
+ * the canonical order into buf. */
+ACCT_API int acct_scopes_parse(unsigned int *out, acct_db *db, const char *text);
+ACCT_API int acct_scopes_format(char *buf, size_t buflen, unsigned int scopes);
+
+/* Expiry text "90d", "12h", "4w", "2027-01-31" (valid through that
+ * day, UTC), "2027-01-31T12:00:00Z", "never" -> time (0 = never). */
+ACCT_API int acct_expiry_parse(int64_t *out, acct_db *db, const char *text);
+/* "2026-11-01", "2026-11-01T08:00:00Z" or "7d"/"12h"/"30m"/"2w" ago. */
+ACCT_API int acct_since_parse(int64_t *out, acct_db *db, const char *text);
+
+/* ---------------------------------------------------------------- */
+/* IP allowlists                                                     */
+
+typedef struct acct_ip {
+	const char *cidr;  /* canonical, e.g. "192.0.2.0/24", "2001:db8::/32" */
+	const char *label; /* may be "" */
+	int64_t created_at;
+} acct_ip;
+
+/* Allow a network (or a single address) for an account.  Host bits
+ * set is ACCT_EINVAL with a suggestion; an IPv4-mapped IPv6 network is
+ * stored as IPv4.  ACCT_EEXISTS when that network is already listed. */
+ACCT_API int acct_ip_add(acct_db *db, const char *account, const char *cidr, const char *label);
+ACCT_API int acct_ip_del(acct_db *db, const char *account, const char *cidr);
+
+typedef int (*acct_ip_cb)(const acct_ip *entry, void *ctx);
+ACCT_API int acct_ip_foreach(acct_db *db, const char *account, acct_ip_cb cb, void *ctx);
+
+/* ACCT_OK if `address` may act for the account (an empty list allows
+ * every address), ACCT_EDENIED if not, ACCT_EINVAL for a bad address. */
+ACCT_API int acct_ip_check(acct_db *db, const char *account, const char *address);
+
+/* ---------------------------------------------------------------- */
+/* The audit log                                                     */
+
+typedef struct acct_audit_entry {
+	int64_t id;
+	int64_t time;
+	const char *actor;   /* "os:root", "user:a@example.com", "apikey:ID", "smtp" */
+	const char *action;  /* "account.add", "auth.deny", ... */
+	const char *account; /* may be NULL */
+	const char *target;  /* what was acted on: email, key id, CIDR; may be NULL */
+	const char *detail;  /* reason or before/after; never a secret; may be NULL */
+	const char *address; /* client address for security events; may be NULL */
+} acct_audit_entry;
+
+typedef struct acct_audit_query {
+	const char *account; /* NULL = every account */
+	int64_t since;       /* 0 = from the beginning */
+	int64_t until;       /* 0 = up to now */
+	int limit;           /* 0 = no limit; the newest `limit` entries */
+} acct_audit_query;
+
+typedef int (*acct_audit_cb)(const acct_audit_entry *entry, void *ctx);
+
+/* Entries oldest first (within the limit of the newest). */
+ACCT_API int acct_audit_foreach(acct_db *db, const acct_audit_query *query, acct_audit_cb cb, void *ctx);
+
+/* Record a security event from outside the library (e.g. the shell's
+ * refused self-service login).  `action` is lowercase dotted, e.g.
+ * "login.deny"; the others may be NULL. */
+ACCT_API int acct_audit_add(acct_db *db, const char *action, const char *account, const char *target,
+                            const char *detail, const char *address);
+
+/* ---------------------------------------------------------------- */
+/* The SMTP AUTH decision                                            */
+
+typedef enum acct_reason {
+	ACCT_R_OK = 0,
+	ACCT_R_MALFORMED_KEY,      /* not shaped like a Postern key */
+	ACCT_R_BAD_CHECKSUM,       /* shaped like one, checksum wrong: mistyped */
+	ACCT_R_UNKNOWN_KEY,        /* no key with that id */
+	ACCT_R_WRONG_SECRET,       /* id known, secret wrong */
+	ACCT_R_REVOKED,
+	ACCT_R_EXPIRED,
+	ACCT_R_MISSING_SCOPE,      /* key lacks mail.send */
+	ACCT_R_ACCOUNT_DISABLED,
+	ACCT_R_PARENT_DISABLED,
+	ACCT_R_IP_NOT_ALLOWED,
+	ACCT_R_UNKNOWN_ACCOUNT,
+	ACCT_R_UNKNOWN_USER,
+	ACCT_R_BAD_PASSWORD,
+	ACCT_R_USER_DISABLED,
+	ACCT_R_PASSWORD_AUTH_OFF,  /* the account does not allow SMTP password logins */
+	ACCT_R_2FA_REQUIRED,       /* the account requires 2FA: no SMTP password logins */
+	ACCT_R_BAD_ADDRESS,        /* the client address could not be parsed */
+	ACCT_R_STORE_UNAVAILABLE,
+	/* two-factor authentication */
+	ACCT_R_2FA_NOT_ENROLLED,   /* the account requires 2FA and the user has none */
+	ACCT_R_CODE_REQUIRED,      /* the user has 2FA: a code is needed */
+	ACCT_R_BAD_CODE,           /* wrong or malformed TOTP or recovery code */
+	ACCT_R_CODE_REPLAYED,      /* a code of a time step already used */
+	ACCT_R_LOCKED_OUT,         /* too many failures: wait */
+	ACCT_R_2FA_NOT_ENABLED,    /* the user has no confirmed 2FA */
+	ACCT_R_KEY_FILE            /* the master key file is missing or wrong */
+} acct_reason;
+
+/* A short fixed English text for a reason ("key revoked"). */
+ACCT_API const char *acct_reason_text(acct_reason reason);
+/* A stable token for logs and JSON ("revoked"). */
+ACCT_API const char *acct_reason_code(acct_reason reason);
+
+typedef enum acct_verdict_kind {
+	ACCT_ALLOW = 0,
+	ACCT_DENY = 1,
+	ACCT_TEMPFAIL = 2 /* the store is unavailable: the client should retry */
+} acct_verdict_kind;
+
+typedef struct acct_verdict {
+	acct_verdict_kind kind;
+	acct_reason reason;
+	char account[ACCT_NAME_MAX + 1];   /* with ACCT_ALLOW: who sends */
+	char key_id[ACCT_KEY_ID_MAX + 1];  /* the key used, if any */
+} acct_verdict;
+
+/*
+ * Decide an SMTP AUTH: username "apikey" with an API key as the
+ * password, or a user's email with their password where the account
+ * allows it; `client_address` is the SMTP client's IP address (NULL or
+ * "" skips the allowlist, for callers without one).
+ * Every deny is recorded in the audit log with its precise reason.
+ * Returns ACCT_OK whenever *out holds a verdict (allow, deny or
+ * tempfail); a negative code only for bad arguments.
+ */
+ACCT_API int acct_auth_decide(acct_verdict *out, acct_db *db, const char *username, const char *password,
+                              const char *client_address);
+
+/* Re-check an already authenticated account (the policy service, at
+ * RCPT): active, parent active, client address allowed. */
+ACCT_API int acct_account_check(acct_verdict *out, acct_db *db, const char *account, const char *client_address);
+
+/* ---------------------------------------------------------------- */
+/* Two-factor authentication (TOTP, RFC 6238, through liboath)       */
+/*
+ * A user's 2FA is NONE, PENDING (enrolled, not yet confirmed with a
+ * code) or ENABLED.  The TOTP secret is stored encrypted with
+ * AES-256-GCM under a master key kept outside the database, in the key
+ * file (created 0600 on first use); the database alone reveals no
+ * secret.  Codes may contain spaces ("123 456", as apps show them).
+ * Verification accepts the current step and `totp_window` steps either
+ * side, refuses a step not newer than the last accepted one (replay),
+ * and after 5 consecutive failures locks the user out for a time that
+ * doubles with each further failure (30 s, 60 s, ... up to 1 hour).
+ * Every failure, lockout, recovery-code use and change is audited.
+ */
+
+typedef enum acct_2fa_state {
+	ACCT_2FA_NONE = 0,
+	ACCT_2FA_PENDING = 1,
+	ACCT_2FA_ENABLED = 2
+} acct_2fa_state;
+
+typedef struct acct_2fa_enrollment {
+	char *secret;  /* base32, for typing into an app */
+	char *uri;     /* otpauth://totp/ISSUER:EMAIL?secret=...&issuer=...&algorithm=SHA1&digits=6&period=30 */
+	char *qr;      /* the URI as a QR code for a terminal, lines ending in '\n' */
+} acct_2fa_enrollment;
+
+/* Wipes the secret and frees; NULL is accepted. */
+ACCT_API void acct_2fa_enrollment_free(acct_2fa_enrollment *e);
+
+#define ACCT_QR_ASCII 0x1 /* plain ASCII ("##" and "  ") instead of UTF-8 half blocks */
+
+/*
+ * Start (or restart) enrollment: a fresh 160-bit secret, state PENDING.
+ * Replacing an ENABLED secret needs `proof`, a valid current code or an
+ * unused recovery code (ACCT_EDENIED otherwise); NULL is fine for NONE
+ * or PENDING.  Needs the key file (ACCT_EPERM / ACCT_EUNAVAIL with a
+ * message if it cannot be read or created).
+ */
+ACCT_API int acct_2fa_enroll(acct_2fa_enrollment **out, acct_db *db, const char *email, const char *proof,
+                             unsigned int flags);
+
+#define ACCT_RECOVERY_CODES 10
+#define ACCT_RECOVERY_CODE_LEN 11 /* "xxxxx-xxxxx", lowercase base32 */
+
+typedef struct acct_recovery_codes {
+	char code[ACCT_RECOVERY_CODES][ACCT_RECOVERY_CODE_LEN + 1];
+} acct_recovery_codes;
+
+/* PENDING -> ENABLED with a valid current code; only then are the 10
+ * single-use recovery codes made and returned (they are stored hashed
+ * and never shown again: wipe *out with acct_wipe after showing it).
+ * ACCT_EDENIED with *why for a wrong code, ACCT_ECONFLICT if not PENDING. */
+ACCT_API int acct_2fa_confirm(acct_recovery_codes *out, acct_reason *why, acct_db *db, const char *email,
+                              const char *code);
+
+/* Check a TOTP code of an ENABLED user.  ACCT_OK, or ACCT_EDENIED with
+ * *why: BAD_CODE, CODE_REPLAYED, LOCKED_OUT, 2FA_NOT_ENABLED, KEY_FILE. */
+ACCT_API int acct_2fa_verify(acct_reason *why, acct_db *db, const char *email, const char *code);
+
+/* Use a recovery code (once).  Same returns as acct_2fa_verify. */
+ACCT_API int acct_2fa_recover(acct_reason *why, acct_db *db, const char *email, const char *recovery_code);
+
+typedef struct acct_2fa_info {
+	acct_2fa_state state;
+	int64_t enabled_at;      /* 0 unless ENABLED */
+	int recovery_codes_left;
+	int failures;            /* consecutive */
+	int64_t locked_until;    /* 0 = not locked */
+} acct_2fa_info;
+
+ACCT_API int acct_2fa_status(acct_2fa_info *out, acct_db *db, const char *email);
+
+/* New recovery codes (the old ones stop working); needs `proof` as for
+ * re-enrolling, or NULL from an administrator (audited as such). */
+ACCT_API int acct_2fa_recovery_regenerate(acct_recovery_codes *out, acct_db *db, const char *email,
+                                          const char *proof);
+
+/* Turn 2FA off for a user: with `proof` (the user) or NULL (an
+ * administrator's reset).  Audited either way. */
+ACCT_API int acct_2fa_disable(acct_db *db, const char *email, const char *proof);
+
+/* Re-encrypt every TOTP secret under a new master key, in one
+ * transaction, and make it the key file's current key. */
+ACCT_API int acct_2fa_rotate_key(acct_db *db);
+
+/*
+ * The whole interactive login of a user: password, then a TOTP code or
+ * a recovery code (`code`, may be NULL when the user has no 2FA), then
+ * the account's state and the client address (may be NULL).  An
+ * account with require_2fa refuses users without ENABLED 2FA
+ * (ACCT_R_2FA_NOT_ENROLLED).  Returns ACCT_OK whenever *out holds a
+ * verdict; every deny is audited as "login.deny".
+ */
+ACCT_API int acct_login_check(acct_verdict *out, acct_db *db, const char *email, const char *password,
+                              const char *code, const char *client_address);
+
+/* Overwrite a secret in memory (OPENSSL_cleanse). */
+ACCT_API void acct_wipe(void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POSTERN_ACCOUNT_H */

@@ -1,0 +1,1103 @@
+/*
+ * The SQLite backend of the store layer: one database file shared by
+ * the shell and the hook daemon, so WAL mode (readers never wait for a
+ * writer), a busy timeout, write transactions taken with BEGIN
+ * IMMEDIATE (a writer waits for the lock up front instead of failing
+ * half-way with SQLITE_BUSY), foreign keys on.  Every statement is
+ * prepared once per handle and kept, with bound parameters only: the
+ * hook asks the same few questions thousands of times a second.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+enum q {
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_ACCOUNT_INSERT,
+	Q_ACCOUNT_GET,
+	Q_ACCOUNT_ALL,
+	Q_ACCOUNT_TOP,
+	Q_ACCOUNT_CHILDREN,
+	Q_ACCOUNT_COUNT_CHILDREN,
+	Q_ACCOUNT_UPDATE,
+	Q_ACCOUNT_DELETE,
+	Q_USER_INSERT,
+	Q_USER_GET,
+	Q_USER_FOREACH,
+	Q_USER_UPDATE,
+	Q_USER_DELETE,
+	Q_KEY_INSERT,
+	Q_KEY_GET,
+	Q_KEY_FOREACH,
+	Q_KEY_UPDATE,
+	Q_IP_INSERT,
+	Q_IP_DELETE,
+	Q_IP_FOREACH,
+	Q_AUDIT_INSERT,
+	Q_AUDIT_QUERY,
+	/* two-factor authentication */
+	Q_TOTP_GET,
+	Q_TOTP_PUT,
+	Q_TOTP_DELETE,
+	Q_TOTP_ALL,
+	Q_RECOVERY_INSERT,
+	Q_RECOVERY_DELETE,
+	Q_RECOVERY_UNUSED,
+	Q_RECOVERY_USE,
+	Q_RECOVERY_COUNT,
+	Q_COUNT
+};
+
+#define ACCOUNT_COLS                                                                                             \
+	"a.id, a.name, coalesce(a.parent_id, 0), coalesce(p.name, ''), coalesce(p.disabled, 0), a.disabled, "         \
+	"a.require_2fa, a.smtp_password_auth, a.tls_mode, a.tls_require_valid_cert, a.tls_min_version, a.created_at " \
+	"FROM account a LEFT JOIN account p ON p.id = a.parent_id "
+#define USER_COLS                                                                                   \
+	"u.id, u.account_id, u.created_at, coalesce(u.password_changed_at, 0), u.email, a.name, "          \
+	"coalesce(u.password_hash, ''), u.disabled FROM user u JOIN account a ON a.id = u.account_id "
+#define KEY_COLS                                                                                          \
+	"k.id, k.account_id, k.created_at, coalesce(k.expires_at, 0), coalesce(k.last_used_at, 0), "             \
+	"coalesce(k.revoked_at, 0), k.public_id, a.name, k.name, k.scopes, k.secret_hash "                       \
+	"FROM api_key k JOIN account a ON a.id = k.account_id "
+#define TOTP_COLS                                                                                   \
+	"user_id, state, secret, nonce, key_id, digits, period, last_step, failures, locked_until, created_at, " \
+	"coalesce(enabled_at, 0) FROM user_totp "
+
+static const char *const sql_text[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_ACCOUNT_INSERT] = "INSERT INTO account (name, parent_id, disabled, require_2fa, smtp_password_auth, "
+	                     "tls_mode, tls_require_valid_cert, tls_min_version, created_at) "
+	                     "VALUES (?1, nullif(?2, 0), ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[Q_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS "WHERE a.name = ?1",
+	[Q_ACCOUNT_ALL] = "SELECT " ACCOUNT_COLS "ORDER BY a.name",
+	[Q_ACCOUNT_TOP] = "SELECT " ACCOUNT_COLS "WHERE a.parent_id IS NULL ORDER BY a.name",
+	[Q_ACCOUNT_CHILDREN] = "SELECT " ACCOUNT_COLS "WHERE a.parent_id = ?1 ORDER BY a.name",
+	[Q_ACCOUNT_COUNT_CHILDREN] = "SELECT count(*) FROM account WHERE parent_id = ?1",
+	[Q_ACCOUNT_UPDATE] = "UPDATE account SET disabled = ?2, require_2fa = ?3, smtp_password_auth = ?4, "
+	                     "tls_mode = ?5, tls_require_valid_cert = ?6, tls_min_version = ?7 WHERE id = ?1",
+	[Q_ACCOUNT_DELETE] = "DELETE FROM account WHERE id = ?1",
+	[Q_USER_INSERT] = "INSERT INTO user (account_id, email, password_hash, disabled, created_at, "
+	                  "password_changed_at) VALUES (?1, ?2, nullif(?3, ''), ?4, ?5, nullif(?6, 0))",
+	[Q_USER_GET] = "SELECT " USER_COLS "WHERE u.email = ?1",
+	[Q_USER_FOREACH] = "SELECT " USER_COLS "WHERE u.account_id = ?1 ORDER BY u.email",
+	[Q_USER_UPDATE] = "UPDATE user SET password_hash = nullif(?2, ''), disabled = ?3, "
+	                  "password_changed_at = nullif(?4, 0) WHERE id = ?1",
+	[Q_USER_DELETE] = "DELETE FROM user WHERE id = ?1",
+	[Q_KEY_INSERT] = "INSERT INTO api_key (public_id, account_id, name, secret_hash, scopes, created_at, "
+	                 "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0))",
+	[Q_KEY_GET] = "SELECT " KEY_COLS "WHERE k.public_id = ?1",
+	[Q_KEY_FOREACH] = "SELECT " KEY_COLS "WHERE k.account_id = ?1 ORDER BY k.created_at, k.id",
+	[Q_KEY_UPDATE] = "UPDATE api_key SET revoked_at = nullif(?2, 0), last_used_at = nullif(?3, 0) WHERE id = ?1",
+	[Q_IP_INSERT] = "INSERT INTO ip_allow (account_id, cidr, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+	[Q_IP_DELETE] = "DELETE FROM ip_allow WHERE account_id = ?1 AND cidr = ?2",
+	[Q_IP_FOREACH] = "SELECT id, account_id, created_at, cidr, label FROM ip_allow WHERE account_id = ?1 "
+	                 "ORDER BY id",
+	[Q_AUDIT_INSERT] = "INSERT INTO audit (time, actor, action, account, target, detail, address) "
+	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/* The newest `limit` entries of the range, handed out oldest first. */
+	[Q_AUDIT_QUERY] = "SELECT id, time, actor, action, account, target, detail, address FROM ("
+	                  "SELECT * FROM audit WHERE (?1 IS NULL OR account = ?1) AND time >= ?2 AND time <= ?3 "
+	                  "ORDER BY id DESC LIMIT ?4) ORDER BY id",
+	/* two-factor authentication */
+	[Q_TOTP_GET] = "SELECT " TOTP_COLS "WHERE user_id = ?1",
+	[Q_TOTP_PUT] = "INSERT INTO user_totp (user_id, state, secret, nonce, key_id, digits, period, last_step, "
+	               "failures, locked_until, created_at, enabled_at) "
+	               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, nullif(?12, 0)) "
+	               "ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, secret = excluded.secret, "
+	               "nonce = excluded.nonce, key_id = excluded.key_id, digits = excluded.digits, "
+	               "period = excluded.period, last_step = excluded.last_step, failures = excluded.failures, "
+	               "locked_until = excluded.locked_until, created_at = excluded.created_at, "
+	               "enabled_at = excluded.enabled_at",
+	[Q_TOTP_DELETE] = "DELETE FROM user_totp WHERE user_id = ?1",
+	[Q_TOTP_ALL] = "SELECT " TOTP_COLS "ORDER BY user_id",
+	[Q_RECOVERY_INSERT] = "INSERT INTO recovery_code (user_id, code_hash, created_at) VALUES (?1, ?2, ?3)",
+	[Q_RECOVERY_DELETE] = "DELETE FROM recovery_code WHERE user_id = ?1",
+	[Q_RECOVERY_UNUSED] = "SELECT id, user_id, code_hash FROM recovery_code WHERE user_id = ?1 "
+	                      "AND used_at IS NULL ORDER BY id",
+	[Q_RECOVERY_USE] = "UPDATE recovery_code SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
+	[Q_RECOVERY_COUNT] = "SELECT count(*) FROM recovery_code WHERE user_id = ?1 AND used_at IS NULL",
+};
+
+typedef struct sqlite_store {
+	store base; /* first: a sqlite_store is a store */
+	sqlite3 *db;
+	sqlite3_stmt *stmt[Q_COUNT];
+	unsigned int warnings;
+	int in_tx;
+} sqlite_store;
+
+static sqlite_store *S(store *st)
+{
+	return (sqlite_store *)st;
+}
+
+/* Map an SQLite result to our codes, with a message. */
+static int fail(sqlite_store *s, int rc, const char *what)
+{
+	int code;
+	int ext = s->db ? sqlite3_extended_errcode(s->db) : rc;
+	const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = ACCT_EBUSY;
+		msg = "the database is locked by another process; try again";
+		break;
+	case SQLITE_CONSTRAINT:
+		code = (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) ? ACCT_EEXISTS
+		                                                                                 : ACCT_ECONFLICT;
+		break;
+	case SQLITE_NOMEM:
+		code = ACCT_ENOMEM;
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		code = ACCT_EPERM;
+		break;
+	case SQLITE_CANTOPEN:
+		code = errno == EACCES ? ACCT_EPERM : ACCT_EUNAVAIL;
+		break;
+	case SQLITE_NOTADB:
+		code = ACCT_EUNAVAIL;
+		msg = "the file is not a Postern database (not SQLite, or encrypted)";
+		break;
+	case SQLITE_CORRUPT:
+		code = ACCT_EUNAVAIL;
+		msg = "the database file is corrupt";
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_PROTOCOL:
+		code = ACCT_EUNAVAIL;
+		break;
+	default:
+		code = ACCT_EINTERNAL;
+		break;
+	}
+	snprintf(s->base.err, sizeof(s->base.err), "%s: %s", what, msg);
+	return code;
+}
+
+/* A prepared statement for q, reset and ready to bind. */
+static int prep(sqlite_store *s, enum q q, sqlite3_stmt **out)
+{
+	int rc;
+
+	if (s->stmt[q] == NULL) {
+		rc = sqlite3_prepare_v3(s->db, sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[q], NULL);
+		if (rc != SQLITE_OK) {
+			*out = NULL;
+			return fail(s, rc, "preparing a query");
+		}
+	}
+	sqlite3_reset(s->stmt[q]);
+	sqlite3_clear_bindings(s->stmt[q]);
+	*out = s->stmt[q];
+	return ACCT_OK;
+}
+
+static void done(sqlite3_stmt *st)
+{
+	if (st)
+		sqlite3_reset(st);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *buf, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+
+	if (n >= len)
+		n = len - 1;
+	if (n)
+		memcpy(buf, t, n);
+	buf[n] = '\0';
+}
+
+/* Run a statement that returns no rows. */
+static int run(sqlite_store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? ACCT_OK : fail(s, rc, what);
+
+	done(st);
+	return r;
+}
+
+static int exec_simple(sqlite_store *s, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? ACCT_OK : fail(s, rc, what);
+}
+
+/* ---------------------------------------------------------------- */
+
+static void sq_close(store *st)
+{
+	sqlite_store *s = S(st);
+
+	if (!s)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+/*
+ * Create a missing file ourselves, so that it is 0600 whatever the
+ * umask, before SQLite opens it (SQLite gives its -wal and -shm files
+ * the database file's mode).
+ */
+static int create_private(sqlite_store *s, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd >= 0) {
+		close(fd);
+		return ACCT_OK;
+	}
+	if (errno == EEXIST)
+		return ACCT_OK;
+	snprintf(s->base.err, sizeof(s->base.err), "cannot create %s: %s", path, strerror(errno));
+	return errno == EACCES || errno == EPERM || errno == EROFS ? ACCT_EPERM : ACCT_EUNAVAIL;
+}
+
+static int sq_open(store **out, const char *path, const store_open_args *args)
+{
+	sqlite_store *s;
+	struct stat sb;
+	int flags, rc, r;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return ACCT_ENOMEM;
+	s->base.ops = &store_sqlite;
+	*out = &s->base;
+
+	if (stat(path, &sb) != 0) {
+		if (errno != ENOENT) {
+			snprintf(s->base.err, sizeof(s->base.err), "cannot read %s: %s", path, strerror(errno));
+			return errno == EACCES ? ACCT_EPERM : ACCT_EUNAVAIL;
+		}
+		if (args->no_create || args->readonly) {
+			snprintf(s->base.err, sizeof(s->base.err), "%s does not exist", path);
+			return ACCT_ENOTFOUND;
+		}
+		if ((r = create_private(s, path)) != ACCT_OK)
+			return r;
+	} else if (!S_ISREG(sb.st_mode)) {
+		snprintf(s->base.err, sizeof(s->base.err), "%s is not a regular file", path);
+		return ACCT_EUNAVAIL;
+	} else {
+		if (sb.st_mode & 077)
+			s->warnings |= ACCT_WARN_FILE_MODE;
+		/* Fail early and clearly rather than with SQLite's "unable to open". */
+		if (access(path, args->readonly ? R_OK : R_OK | W_OK) != 0) {
+			snprintf(s->base.err, sizeof(s->base.err), "cannot open %s for %s: %s", path,
+			         args->readonly ? "reading" : "reading and writing", strerror(errno));
+			return errno == EACCES || errno == EROFS ? ACCT_EPERM : ACCT_EUNAVAIL;
+		}
+	}
+
+	flags = (args->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX |
+	        SQLITE_OPEN_NOFOLLOW;
+	rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, path);
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, args->busy_timeout_ms > 0 ? args->busy_timeout_ms : 5000);
+	/* Defensive: no ATTACH of other files, no writable schema tricks. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_limit(s->db, SQLITE_LIMIT_ATTACHED, 0);
+
+	/* Reading the schema is the first real access: a file that is not
+	 * a database, or is corrupt, fails here with a clear message. */
+	if ((r = exec_simple(s, "SELECT count(*) FROM sqlite_schema", path)) != ACCT_OK)
+		return r;
+	if (!args->readonly) {
+		if ((r = exec_simple(s, "PRAGMA journal_mode = WAL", path)) != ACCT_OK)
+			return r;
+	}
+	return exec_simple(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", path);
+}
+
+static unsigned int sq_warnings(store *st)
+{
+	return S(st)->warnings;
+}
+
+static int sq_schema_version(store *st, int *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		*out = sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+		return ACCT_OK;
+	}
+	sqlite3_finalize(q);
+	return fail(s, rc, "reading the schema version");
+}
+
+/* A file with tables but not ours is refused before we touch it. */
+static int sq_check_application(store *st)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q = NULL;
+	int rc, app = 0, tables = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT (SELECT application_id FROM pragma_application_id), "
+	                               "(SELECT count(*) FROM sqlite_schema)", -1, &q, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		app = sqlite3_column_int(q, 0);
+		tables = sqlite3_column_int(q, 1);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "reading the database header");
+	if (tables > 0 && app != 1347638354) {
+		snprintf(s->base.err, sizeof(s->base.err),
+		         "this SQLite file belongs to another application (application_id %d), not Postern", app);
+		return ACCT_EUNAVAIL;
+	}
+	return ACCT_OK;
+}
+
+static int sq_begin(store *st)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_BEGIN, &q)) != ACCT_OK)
+		return r;
+	if ((r = run(s, q, "starting a transaction")) == ACCT_OK)
+		s->in_tx = 1;
+	return r;
+}
+
+static int sq_commit(store *st)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_COMMIT, &q)) != ACCT_OK)
+		return r;
+	if ((r = run(s, q, "committing")) == ACCT_OK)
+		s->in_tx = 0;
+	return r;
+}
+
+static void sq_rollback(store *st)
+{
+	sqlite_store *s = S(st);
+
+	/* After some errors SQLite has already rolled back; that is fine. */
+	if (sqlite3_get_autocommit(s->db) == 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = 0;
+}
+
+static int sq_migrate(store *st, int version, const char *sql)
+{
+	sqlite_store *s = S(st);
+	char set[64];
+	int r;
+
+	if ((r = exec_simple(s, "BEGIN IMMEDIATE", "starting a migration")) != ACCT_OK)
+		return r;
+	snprintf(set, sizeof(set), "PRAGMA user_version = %d", version);
+	if ((r = exec_simple(s, sql, "applying a schema migration")) != ACCT_OK ||
+	    (r = exec_simple(s, set, "recording the schema version")) != ACCT_OK ||
+	    (r = exec_simple(s, "COMMIT", "committing a migration")) != ACCT_OK) {
+		sq_rollback(st);
+		return r;
+	}
+	return ACCT_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* accounts */
+
+static const char *mode_text(int mode)
+{
+	return mode == ACCT_TLS_ENFORCED ? "enforced" : mode == ACCT_TLS_NONE ? "none" : "opportunistic";
+}
+
+static int mode_value(const unsigned char *t)
+{
+	if (t && strcmp((const char *)t, "enforced") == 0)
+		return ACCT_TLS_ENFORCED;
+	if (t && strcmp((const char *)t, "none") == 0)
+		return ACCT_TLS_NONE;
+	return ACCT_TLS_OPPORTUNISTIC;
+}
+
+static void row_account(sqlite3_stmt *q, rec_account *a)
+{
+	const unsigned char *v;
+
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(q, 0);
+	col_text(q, 1, a->name, sizeof(a->name));
+	a->parent_id = sqlite3_column_int64(q, 2);
+	col_text(q, 3, a->parent, sizeof(a->parent));
+	a->parent_disabled = sqlite3_column_int(q, 4);
+	a->disabled = sqlite3_column_int(q, 5);
+	a->require_2fa = sqlite3_column_int(q, 6);
+	a->smtp_password_auth = sqlite3_column_int(q, 7);
+	a->tls_mode = mode_value(sqlite3_column_text(q, 8));
+	a->tls_require_valid_cert = sqlite3_column_int(q, 9);
+	v = sqlite3_column_text(q, 10);
+	a->tls_min_version = (v && strcmp((const char *)v, "1.3") == 0) ? 13 : 12;
+	a->created_at = sqlite3_column_int64(q, 11);
+}
+
+static int sq_account_insert(store *st, rec_account *a)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_ACCOUNT_INSERT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_text(q, 1, a->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, a->parent_id);
+	sqlite3_bind_int(q, 3, a->disabled);
+	sqlite3_bind_int(q, 4, a->require_2fa);
+	sqlite3_bind_int(q, 5, a->smtp_password_auth);
+	sqlite3_bind_text(q, 6, mode_text(a->tls_mode), -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 7, a->tls_require_valid_cert);
+	sqlite3_bind_text(q, 8, a->tls_min_version == 13 ? "1.3" : "1.2", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 9, a->created_at);
+	if ((r = run(s, q, "adding the account")) == ACCT_OK)
+		a->id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+/* Step a single-row query into a record. */
+#define GET_ONE(s, q, rowfn, out, what)                        \
+	do {                                                   \
+		int rc_ = sqlite3_step(q);                     \
+		int r_;                                        \
+		if (rc_ == SQLITE_ROW) {                       \
+			rowfn(q, out);                         \
+			r_ = ACCT_OK;                          \
+		} else if (rc_ == SQLITE_DONE) {               \
+			r_ = ACCT_ENOTFOUND;                   \
+		} else {                                       \
+			r_ = fail(s, rc_, what);               \
+		}                                              \
+		done(q);                                       \
+		return r_;                                     \
+	} while (0)
+
+static int sq_account_get(store *st, const char *name, rec_account *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_ACCOUNT_GET, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	GET_ONE(s, q, row_account, out, "reading an account");
+}
+
+/* Walk the rows of q through rowfn into a record on the stack, calling
+ * cb; a non-zero callback result stops the walk and is returned. */
+#define WALK(s, q, rectype, rowfn, cb, ctx, what)              \
+	do {                                                   \
+		rectype rec_;                                  \
+		int rc_, r_ = ACCT_OK;                         \
+		while ((rc_ = sqlite3_step(q)) == SQLITE_ROW) {\
+			rowfn(q, &rec_);                       \
+			if ((r_ = cb(&rec_, ctx)) != 0)        \
+				break;                         \
+		}                                              \
+		if (r_ == ACCT_OK && rc_ != SQLITE_DONE)       \
+			r_ = fail(s, rc_, what);               \
+		done(q);                                       \
+		return r_;                                     \
+	} while (0)
+
+static int sq_account_foreach(store *st, int64_t parent_id, rec_account_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	r = prep(s, parent_id < 0 ? Q_ACCOUNT_ALL : parent_id == 0 ? Q_ACCOUNT_TOP : Q_ACCOUNT_CHILDREN, &q);
+	if (r != ACCT_OK)
+		return r;
+	if (parent_id > 0)
+		sqlite3_bind_int64(q, 1, parent_id);
+	WALK(s, q, rec_account, row_account, cb, ctx, "listing accounts");
+}
+
+static int sq_account_count_children(store *st, int64_t id, int64_t *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r, rc;
+
+	if ((r = prep(s, Q_ACCOUNT_COUNT_CHILDREN, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(q, 0);
+	r = rc == SQLITE_ROW ? ACCT_OK : fail(s, rc, "counting subaccounts");
+	done(q);
+	return r;
+}
+
+static int sq_account_update(store *st, const rec_account *a)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_ACCOUNT_UPDATE, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, a->id);
+	sqlite3_bind_int(q, 2, a->disabled);
+	sqlite3_bind_int(q, 3, a->require_2fa);
+	sqlite3_bind_int(q, 4, a->smtp_password_auth);
+	sqlite3_bind_text(q, 5, mode_text(a->tls_mode), -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 6, a->tls_require_valid_cert);
+	sqlite3_bind_text(q, 7, a->tls_min_version == 13 ? "1.3" : "1.2", -1, SQLITE_STATIC);
+	return run(s, q, "updating the account");
+}
+
+static int delete_by_id(store *st, enum q which, int64_t id, const char *what)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, which, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, id);
+	if ((r = run(s, q, what)) == ACCT_OK && sqlite3_changes(s->db) == 0)
+		r = ACCT_ENOTFOUND;
+	return r;
+}
+
+static int sq_account_delete(store *st, int64_t id)
+{
+	return delete_by_id(st, Q_ACCOUNT_DELETE, id, "deleting the account");
+}
+
+/* ---------------------------------------------------------------- */
+/* users */
+
+static void row_user(sqlite3_stmt *q, rec_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->id = sqlite3_column_int64(q, 0);
+	u->account_id = sqlite3_column_int64(q, 1);
+	u->created_at = sqlite3_column_int64(q, 2);
+	u->password_changed_at = sqlite3_column_int64(q, 3);
+	col_text(q, 4, u->email, sizeof(u->email));
+	col_text(q, 5, u->account, sizeof(u->account));
+	col_text(q, 6, u->password_hash, sizeof(u->password_hash));
+	u->disabled = sqlite3_column_int(q, 7);
+}
+
+static int sq_user_insert(store *st, rec_user *u)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_USER_INSERT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, u->account_id);
+	sqlite3_bind_text(q, 2, u->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, u->password_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, u->disabled);
+	sqlite3_bind_int64(q, 5, u->created_at);
+	sqlite3_bind_int64(q, 6, u->password_changed_at);
+	if ((r = run(s, q, "adding the user")) == ACCT_OK)
+		u->id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+static int sq_user_get(store *st, const char *email, rec_user *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_USER_GET, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_text(q, 1, email, -1, SQLITE_STATIC);
+	GET_ONE(s, q, row_user, out, "reading a user");
+}
+
+static int sq_user_foreach(store *st, int64_t account_id, rec_user_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_USER_FOREACH, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, account_id);
+	WALK(s, q, rec_user, row_user, cb, ctx, "listing users");
+}
+
+static int sq_user_update(store *st, const rec_user *u)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_USER_UPDATE, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, u->id);
+	sqlite3_bind_text(q, 2, u->password_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, u->disabled);
+	sqlite3_bind_int64(q, 4, u->password_changed_at);
+	return run(s, q, "updating the user");
+}
+
+static int sq_user_delete(store *st, int64_t id)
+{
+	return delete_by_id(st, Q_USER_DELETE, id, "deleting the user");
+}
+
+/* ---------------------------------------------------------------- */
+/* API keys */
+
+static void row_key(sqlite3_stmt *q, rec_key *k)
+{
+	const void *h;
+
+	memset(k, 0, sizeof(*k));
+	k->id = sqlite3_column_int64(q, 0);
+	k->account_id = sqlite3_column_int64(q, 1);
+	k->created_at = sqlite3_column_int64(q, 2);
+	k->expires_at = sqlite3_column_int64(q, 3);
+	k->last_used_at = sqlite3_column_int64(q, 4);
+	k->revoked_at = sqlite3_column_int64(q, 5);
+	col_text(q, 6, k->public_id, sizeof(k->public_id));
+	col_text(q, 7, k->account, sizeof(k->account));
+	col_text(q, 8, k->name, sizeof(k->name));
+	col_text(q, 9, k->scopes, sizeof(k->scopes));
+	h = sqlite3_column_blob(q, 10);
+	if (h && sqlite3_column_bytes(q, 10) == (int)sizeof(k->secret_hash))
+		memcpy(k->secret_hash, h, sizeof(k->secret_hash));
+}
+
+static int sq_key_insert(store *st, rec_key *k)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_KEY_INSERT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_text(q, 1, k->public_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, k->account_id);
+	sqlite3_bind_text(q, 3, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 4, k->secret_hash, (int)sizeof(k->secret_hash), SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, k->scopes, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, k->created_at);
+	sqlite3_bind_int64(q, 7, k->expires_at);
+	if ((r = run(s, q, "adding the key")) == ACCT_OK)
+		k->id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+static int sq_key_get(store *st, const char *public_id, rec_key *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_KEY_GET, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_text(q, 1, public_id, -1, SQLITE_STATIC);
+	GET_ONE(s, q, row_key, out, "reading a key");
+}
+
+static int sq_key_foreach(store *st, int64_t account_id, rec_key_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_KEY_FOREACH, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, account_id);
+	WALK(s, q, rec_key, row_key, cb, ctx, "listing keys");
+}
+
+static int sq_key_update(store *st, const rec_key *k)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_KEY_UPDATE, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, k->id);
+	sqlite3_bind_int64(q, 2, k->revoked_at);
+	sqlite3_bind_int64(q, 3, k->last_used_at);
+	return run(s, q, "updating the key");
+}
+
+/* ---------------------------------------------------------------- */
+/* IP allowlists */
+
+static void row_ip(sqlite3_stmt *q, rec_ip *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = sqlite3_column_int64(q, 0);
+	e->account_id = sqlite3_column_int64(q, 1);
+	e->created_at = sqlite3_column_int64(q, 2);
+	col_text(q, 3, e->cidr, sizeof(e->cidr));
+	col_text(q, 4, e->label, sizeof(e->label));
+}
+
+static int sq_ip_insert(store *st, rec_ip *e)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_IP_INSERT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, e->account_id);
+	sqlite3_bind_text(q, 2, e->cidr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, e->label, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, e->created_at);
+	if ((r = run(s, q, "adding the network")) == ACCT_OK)
+		e->id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+static int sq_ip_delete(store *st, int64_t account_id, const char *cidr)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_IP_DELETE, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, account_id);
+	sqlite3_bind_text(q, 2, cidr, -1, SQLITE_STATIC);
+	if ((r = run(s, q, "removing the network")) == ACCT_OK && sqlite3_changes(s->db) == 0)
+		r = ACCT_ENOTFOUND;
+	return r;
+}
+
+static int sq_ip_foreach(store *st, int64_t account_id, rec_ip_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_IP_FOREACH, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, account_id);
+	WALK(s, q, rec_ip, row_ip, cb, ctx, "listing networks");
+}
+
+/* ---------------------------------------------------------------- */
+/* audit */
+
+static int sq_audit_insert(store *st, int64_t time, const char *actor, const char *action, const char *account,
+                           const char *target, const char *detail, const char *address)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_AUDIT_INSERT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, time);
+	bind_text(q, 2, actor);
+	bind_text(q, 3, action);
+	bind_text(q, 4, account);
+	bind_text(q, 5, target);
+	bind_text(q, 6, detail);
+	bind_text(q, 7, address);
+	return run(s, q, "writing the audit log");
+}
+
+static const char *ctext(sqlite3_stmt *q, int i)
+{
+	return (const char *)sqlite3_column_text(q, i);
+}
+
+static void row_audit(sqlite3_stmt *q, acct_audit_entry *e)
+{
+	e->id = sqlite3_column_int64(q, 0);
+	e->time = sqlite3_column_int64(q, 1);
+	e->actor = ctext(q, 2);
+	e->action = ctext(q, 3);
+	e->account = ctext(q, 4);
+	e->target = ctext(q, 5);
+	e->detail = ctext(q, 6);
+	e->address = ctext(q, 7);
+}
+
+static int sq_audit_foreach(store *st, const acct_audit_query *aq, acct_audit_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_AUDIT_QUERY, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, aq->account);
+	sqlite3_bind_int64(q, 2, aq->since);
+	sqlite3_bind_int64(q, 3, aq->until > 0 ? aq->until : INT64_MAX);
+	sqlite3_bind_int64(q, 4, aq->limit > 0 ? aq->limit : -1);
+	WALK(s, q, acct_audit_entry, row_audit, cb, ctx, "reading the audit log");
+}
+
+/* ---------------------------------------------------------------- */
+/* two-factor authentication (db/0002_totp.sql) */
+
+static void row_totp(sqlite3_stmt *q, rec_totp *t)
+{
+	const void *b;
+	int n;
+
+	memset(t, 0, sizeof(*t));
+	t->user_id = sqlite3_column_int64(q, 0);
+	b = sqlite3_column_text(q, 1);
+	t->state = (b && strcmp(b, "enabled") == 0) ? ACCT_2FA_ENABLED : ACCT_2FA_PENDING;
+	b = sqlite3_column_blob(q, 2);
+	n = sqlite3_column_bytes(q, 2);
+	if (b && n > 0 && (size_t)n <= sizeof(t->secret)) {
+		memcpy(t->secret, b, (size_t)n);
+		t->secret_len = (size_t)n;
+	}
+	b = sqlite3_column_blob(q, 3);
+	if (b && sqlite3_column_bytes(q, 3) == (int)sizeof(t->nonce))
+		memcpy(t->nonce, b, sizeof(t->nonce));
+	col_text(q, 4, t->key_id, sizeof(t->key_id));
+	t->digits = sqlite3_column_int(q, 5);
+	t->period = sqlite3_column_int(q, 6);
+	t->last_step = sqlite3_column_int64(q, 7);
+	t->failures = sqlite3_column_int64(q, 8);
+	t->locked_until = sqlite3_column_int64(q, 9);
+	t->created_at = sqlite3_column_int64(q, 10);
+	t->enabled_at = sqlite3_column_int64(q, 11);
+}
+
+static int sq_totp_get(store *st, int64_t user_id, rec_totp *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_TOTP_GET, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, user_id);
+	GET_ONE(s, q, row_totp, out, "reading 2FA settings");
+}
+
+static int sq_totp_put(store *st, const rec_totp *t)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_TOTP_PUT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, t->user_id);
+	sqlite3_bind_text(q, 2, t->state == ACCT_2FA_ENABLED ? "enabled" : "pending", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 3, t->secret, (int)t->secret_len, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 4, t->nonce, (int)sizeof(t->nonce), SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, t->key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 6, t->digits);
+	sqlite3_bind_int(q, 7, t->period);
+	sqlite3_bind_int64(q, 8, t->last_step);
+	sqlite3_bind_int64(q, 9, t->failures);
+	sqlite3_bind_int64(q, 10, t->locked_until);
+	sqlite3_bind_int64(q, 11, t->created_at);
+	sqlite3_bind_int64(q, 12, t->enabled_at);
+	return run(s, q, "writing 2FA settings");
+}
+
+static int sq_totp_delete(store *st, int64_t user_id)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_TOTP_DELETE, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, user_id);
+	return run(s, q, "removing 2FA settings");
+}
+
+static int sq_totp_foreach(store *st, rec_totp_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_TOTP_ALL, &q)) != ACCT_OK)
+		return r;
+	WALK(s, q, rec_totp, row_totp, cb, ctx, "listing 2FA settings");
+}
+
+static int sq_recovery_insert(store *st, int64_t user_id, const unsigned char hash[REC_RECOVERY_HASH_LEN],
+                              int64_t created_at)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_RECOVERY_INSERT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, user_id);
+	sqlite3_bind_blob(q, 2, hash, REC_RECOVERY_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, created_at);
+	return run(s, q, "storing a recovery code");
+}
+
+static int sq_recovery_delete(store *st, int64_t user_id)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_RECOVERY_DELETE, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, user_id);
+	return run(s, q, "removing recovery codes");
+}
+
+static void row_recovery(sqlite3_stmt *q, rec_recovery *c)
+{
+	const void *h;
+
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(q, 0);
+	c->user_id = sqlite3_column_int64(q, 1);
+	h = sqlite3_column_blob(q, 2);
+	if (h && sqlite3_column_bytes(q, 2) == (int)sizeof(c->code_hash))
+		memcpy(c->code_hash, h, sizeof(c->code_hash));
+}
+
+static int sq_recovery_foreach(store *st, int64_t user_id, rec_recovery_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_RECOVERY_UNUSED, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, user_id);
+	WALK(s, q, rec_recovery, row_recovery, cb, ctx, "reading recovery codes");
+}
+
+static int sq_recovery_use(store *st, int64_t id, int64_t used_at)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_RECOVERY_USE, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, used_at);
+	if ((r = run(s, q, "using a recovery code")) == ACCT_OK && sqlite3_changes(s->db) == 0)
+		r = ACCT_ENOTFOUND;
+	return r;
+}
+
+static int sq_recovery_count(store *st, int64_t user_id, int64_t *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r, rc;
+
+	if ((r = prep(s, Q_RECOVERY_COUNT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, user_id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(q, 0);
+	r = rc == SQLITE_ROW ? ACCT_OK : fail(s, rc, "counting recovery codes");
+	done(q);
+	return r;
+}
+
+const store_ops store_sqlite = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.warnings = sq_warnings,
+	.schema_version = sq_schema_version,
+	.migrate = sq_migrate,
+	.check_application = sq_check_application,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.account_insert = sq_account_insert,
+	.account_get = sq_account_get,
+	.account_foreach = sq_account_foreach,
+	.account_count_children = sq_account_count_children,
+	.account_update = sq_account_update,
+	.account_delete = sq_account_delete,
+	.user_insert = sq_user_insert,
+	.user_get = sq_user_get,
+	.user_foreach = sq_user_foreach,
+	.user_update = sq_user_update,
+	.user_delete = sq_user_delete,
+	.key_insert = sq_key_insert,
+	.key_get = sq_key_get,
+	.key_foreach = sq_key_foreach,
+	.key_update = sq_key_update,
+	.ip_insert = sq_ip_insert,
+	.ip_delete = sq_ip_delete,
+	.ip_foreach = sq_ip_foreach,
+	.audit_insert = sq_audit_insert,
+	.audit_foreach = sq_audit_foreach,
+	/* two-factor authentication */
+	.totp_get = sq_totp_get,
+	.totp_put = sq_totp_put,
+	.totp_delete = sq_totp_delete,
+	.totp_foreach = sq_totp_foreach,
+	.recovery_insert = sq_recovery_insert,
+	.recovery_delete = sq_recovery_delete,
+	.recovery_foreach = sq_recovery_foreach,
+	.recovery_use = sq_recovery_use,
+	.recovery_count = sq_recovery_count,
+};
+
+const store_ops *const store_backends[] = {&store_sqlite, NULL};

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Install the Debian 12 packages Postern needs, and only those that are
+# missing.  Idempotent and non-interactive; needs root or sudo only when
+# something is missing.
+#   scripts/install-deps.sh          build dependencies
+#   scripts/install-deps.sh --test   also what the test suite needs
+set -eu
+
+BUILD="cmake pkg-config gcc clang make libsqlite3-dev liboath-dev libssl-dev libedit-dev libqrencode-dev libjansson-dev"
+TEST="libcmocka-dev libclang-rt-14-dev oathtool sqlite3"
+
+want="$BUILD"
+case "${1:-}" in
+--test) want="$BUILD $TEST" ;;
+"") ;;
+*) echo "usage: $0 [--test]" >&2; exit 64 ;;
+esac
+
+missing=""
+for p in $want; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	*" installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "install-deps: need root or sudo to install:$missing" >&2
+	exit 77
+fi
+
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
