@@ -83,6 +83,8 @@ static int deny(acct_db *db, acct_verdict *out, acct_reason reason, const char *
 {
 	out->kind = ACCT_DENY;
 	out->reason = reason;
+	if (action == NULL) /* a check, not an attempt: nothing to record */
+		return ACCT_OK;
 	if (acct__begin(db) == ACCT_OK)
 		(void)acct__end(db, acct__audit(db, action, account && *account ? account : NULL,
 		                                target && *target ? target : NULL, acct_reason_code(reason),
@@ -115,7 +117,9 @@ static int account_checks(acct_db *db, acct_verdict *out, const rec_account *a, 
 	return ACCT_OK;
 }
 
-static int decide_key(acct_verdict *out, acct_db *db, const char *key, const char *address)
+/* `action` is the audit action for denies, or NULL for a check that
+ * records nothing and changes nothing (acct_apikey_verify). */
+static int decide_key(acct_verdict *out, acct_db *db, const char *key, const char *address, const char *action)
 {
 	unsigned char hash[KEY_HASH_LEN];
 	char id[KEY_ID_LEN + 1] = "";
@@ -126,14 +130,14 @@ static int decide_key(acct_verdict *out, acct_db *db, const char *key, const cha
 
 	shape = keyfmt_parse(key, strlen(key), id, hash);
 	if (shape == KEYFMT_MALFORMED || shape == KEYFMT_ERROR)
-		return deny(db, out, ACCT_R_MALFORMED_KEY, "auth.deny", NULL, NULL, address);
+		return deny(db, out, ACCT_R_MALFORMED_KEY, action, NULL, NULL, address);
 	if (shape == KEYFMT_BAD_CHECKSUM)
-		return deny(db, out, ACCT_R_BAD_CHECKSUM, "auth.deny", NULL, id, address);
+		return deny(db, out, ACCT_R_BAD_CHECKSUM, action, NULL, id, address);
 	memcpy(out->key_id, id, sizeof(out->key_id));
 
 	r = STORE(db)->key_get(db->st, id, &k);
 	if (r == ACCT_ENOTFOUND) {
-		r = deny(db, out, ACCT_R_UNKNOWN_KEY, "auth.deny", NULL, id, address);
+		r = deny(db, out, ACCT_R_UNKNOWN_KEY, action, NULL, id, address);
 		goto out;
 	}
 	if (r != ACCT_OK) {
@@ -141,31 +145,31 @@ static int decide_key(acct_verdict *out, acct_db *db, const char *key, const cha
 		goto out;
 	}
 	if (CRYPTO_memcmp(hash, k.secret_hash, sizeof(hash)) != 0) {
-		r = deny(db, out, ACCT_R_WRONG_SECRET, "auth.deny", k.account, id, address);
+		r = deny(db, out, ACCT_R_WRONG_SECRET, action, k.account, id, address);
 		goto out;
 	}
 	if (k.revoked_at != 0) {
-		r = deny(db, out, ACCT_R_REVOKED, "auth.deny", k.account, id, address);
+		r = deny(db, out, ACCT_R_REVOKED, action, k.account, id, address);
 		goto out;
 	}
 	if (k.expires_at != 0 && acct_now(db) >= k.expires_at) {
-		r = deny(db, out, ACCT_R_EXPIRED, "auth.deny", k.account, id, address);
+		r = deny(db, out, ACCT_R_EXPIRED, action, k.account, id, address);
 		goto out;
 	}
 	if (validate_scopes(&scopes, k.scopes, NULL, 0) != 0 || !(scopes & ACCT_SCOPE_MAIL_SEND)) {
-		r = deny(db, out, ACCT_R_MISSING_SCOPE, "auth.deny", k.account, id, address);
+		r = deny(db, out, ACCT_R_MISSING_SCOPE, action, k.account, id, address);
 		goto out;
 	}
 	r = STORE(db)->account_get(db->st, k.account, &a);
 	if (r != ACCT_OK) {
 		/* The key row joins its account: a miss now is a race with a delete. */
-		r = r == ACCT_ENOTFOUND ? deny(db, out, ACCT_R_UNKNOWN_KEY, "auth.deny", NULL, id, address)
+		r = r == ACCT_ENOTFOUND ? deny(db, out, ACCT_R_UNKNOWN_KEY, action, NULL, id, address)
 		                        : tempfail(out);
 		goto out;
 	}
-	if ((r = account_checks(db, out, &a, address, "auth.deny", id)) != ACCT_OK || out->kind != ACCT_ALLOW)
+	if ((r = account_checks(db, out, &a, address, action, id)) != ACCT_OK || out->kind != ACCT_ALLOW)
 		goto out;
-	if (acct_now(db) - k.last_used_at >= LAST_USED_GRANULARITY) {
+	if (action != NULL && acct_now(db) - k.last_used_at >= LAST_USED_GRANULARITY) {
 		k.last_used_at = acct_now(db);
 		/* Best effort: a busy store must not fail a good login. */
 		if (STORE(db)->begin(db->st) == ACCT_OK) {
@@ -222,8 +226,19 @@ int acct_auth_decide(acct_verdict *out, acct_db *db, const char *username, const
 	if (db->st == NULL || db->st->ops == NULL)
 		return tempfail(out);
 	if (strcasecmp(username, "apikey") == 0)
-		return decide_key(out, db, password, client_address);
+		return decide_key(out, db, password, client_address, "auth.deny");
 	return decide_password(out, db, username, password, client_address);
+}
+
+int acct_apikey_verify(acct_verdict *out, acct_db *db, const char *key)
+{
+	if (out == NULL)
+		return ACCT_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (db == NULL || key == NULL)
+		return ACCT_EINVAL;
+	acct__clear(db);
+	return decide_key(out, db, key, NULL, NULL);
 }
 
 int acct_account_check(acct_verdict *out, acct_db *db, const char *account, const char *client_address)

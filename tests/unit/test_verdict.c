@@ -228,6 +228,33 @@ static void test_account_check(void **state)
 	assert_int_equal(acct_account_check(NULL, fx->db, "acme", NULL), ACCT_EINVAL);
 }
 
+/* The administrator's check: same answers, nothing recorded or changed. */
+static void test_apikey_verify(void **state)
+{
+	fixture *fx = FX(state);
+	acct_apikey *k = NULL;
+	acct_verdict v;
+	char bad[ACCT_KEY_MAX + 1];
+
+	assert_int_equal(acct_ip_add(fx->db, "acme", "10.0.0.0/8", NULL), ACCT_OK);
+	assert_int_equal(acct_apikey_verify(&v, fx->db, fx->key), ACCT_OK);
+	assert_int_equal(v.kind, ACCT_ALLOW);
+	assert_string_equal(v.account, "acme");
+	assert_string_equal(v.key_id, fx->key_id);
+	assert_int_equal(acct_apikey_get(&k, fx->db, fx->key_id), ACCT_OK);
+	assert_int_equal(k->last_used_at, 0);
+	acct_apikey_free(k);
+	forge(bad, fx->key_id);
+	assert_int_equal(acct_apikey_verify(&v, fx->db, bad), ACCT_OK);
+	assert_int_equal(v.kind, ACCT_DENY);
+	assert_int_equal(v.reason, ACCT_R_WRONG_SECRET);
+	assert_int_equal(acct_apikey_revoke(fx->db, fx->key_id), ACCT_OK);
+	assert_int_equal(acct_apikey_verify(&v, fx->db, fx->key), ACCT_OK);
+	assert_int_equal(v.reason, ACCT_R_REVOKED);
+	assert_int_equal(audit_count(fx->db, "auth.deny", NULL), 0);
+	assert_int_equal(acct_apikey_verify(NULL, fx->db, fx->key), ACCT_EINVAL);
+}
+
 static void test_reason_texts(void **state)
 {
 	(void)state;
@@ -304,6 +331,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ip_allowlist, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_password_logins, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_account_check, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_apikey_verify, setup, fx_teardown),
 		cmocka_unit_test(test_reason_texts),
 		cmocka_unit_test_setup_teardown(test_store_unavailable_is_tempfail, setup, fx_teardown),
 	};

@@ -419,6 +419,13 @@ typedef struct acct_verdict {
 ACCT_API int acct_auth_decide(acct_verdict *out, acct_db *db, const char *username, const char *password,
                               const char *client_address);
 
+/* What an administrator's "apikey check" asks: would this key be
+ * accepted for SMTP (shape, checksum, existence, secret, revocation,
+ * expiry, mail.send scope, account and parent active)?  The IP
+ * allowlist is not consulted, nothing is recorded and nothing changes.
+ * Returns ACCT_OK whenever *out holds a verdict. */
+ACCT_API int acct_apikey_verify(acct_verdict *out, acct_db *db, const char *key);
+
 /* Re-check an already authenticated account (the policy service, at
  * RCPT): active, parent active, client address allowed. */
 ACCT_API int acct_account_check(acct_verdict *out, acct_db *db, const char *account, const char *client_address);
