@@ -8,6 +8,10 @@ set -eu
 
 BUILD="cmake pkg-config gcc clang make libsqlite3-dev liboath-dev libssl-dev libedit-dev libqrencode-dev libjansson-dev"
 TEST="libcmocka-dev libclang-rt-14-dev oathtool sqlite3"
+# The shell's tests
+TEST="$TEST"
+# The daemon's end-to-end tests (a real Postfix on loopback) and valgrind
+TEST="$TEST"
 
 want="$BUILD"
 case "${1:-}" in

@@ -1,0 +1,44 @@
+/*
+ * The daemon's shared state: the effective configuration and the
+ * handle on the store.  The handle is opened lazily and reopened after
+ * a failure, so a store that is briefly unavailable (being restored,
+ * locked, on a slow disk) gives temporary failures, never a crash and
+ * never a permanent refusal.
+ */
+#ifndef HOOKD_H
+#define HOOKD_H
+
+#include <postern/account.h>
+#include <time.h>
+
+#include "conf.h"
+
+typedef struct hookd {
+	hookd_conf conf;
+	acct_db *db;
+	time_t retry_at; /* when to try opening the store again */
+} hookd;
+
+/* The store, or NULL when it cannot be used now (fail closed). */
+acct_db *hookd_db(hookd *h);
+
+/* A store operation failed in a way that may be the handle's: drop it,
+ * so the next request reopens the file. */
+void hookd_db_failed(hookd *h);
+
+/* Policy delegation decision for one RCPT (see policy.c).  `action`
+ * receives the whole action text, e.g. "FILTER postern-tls-verify:". */
+typedef struct policy_facts {
+	const char *sasl_username;  /* "" for unauthenticated sessions */
+	const char *client_address;
+	const char *instance;       /* same for every RCPT of one message */
+} policy_facts;
+
+typedef struct policy_memo {
+	char instance[64];
+	char action[128];
+} policy_memo;
+
+void policy_decide(hookd *h, policy_memo *memo, const policy_facts *f, char *action, size_t len);
+
+#endif

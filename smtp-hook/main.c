@@ -1,0 +1,262 @@
+/*
+ * postern-hookd: enforces Postern's accounts inside Postfix.
+ *
+ *   postern-hookd [-f] [-d] [-c FILE] [-o name=value]... [-t | -T]
+ *
+ * Start-up in a fixed order: read the configuration (fatal on error),
+ * bind the listeners while still privileged, drop to the configured
+ * user (Postfix chroot_uid.c: group first, then supplementary groups,
+ * then the user, then check that root cannot be regained), then serve.
+ * SIGHUP re-reads the configuration (settings other than the listeners
+ * and the user) and reopens the store; SIGTERM and SIGINT stop
+ * accepting, flush what is being answered, and exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hookd.h"
+#include "io.h"
+#include "log.h"
+#include "srv.h"
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: postern-hookd [-f] [-d] [-c FILE] [-o name=value]... [-t | -T]\n"
+	                "  -c FILE   configuration file (default " HOOKD_DEFAULT_CONFIG ", if it exists)\n"
+	                "  -o N=V    override one setting (may repeat)\n"
+	                "  -f        stay in the foreground and log to stderr\n"
+	                "  -d        debug logging (never secrets)\n"
+	                "  -t        check the configuration and exit\n"
+	                "  -T        print the effective configuration, documented, and exit\n");
+	exit(64);
+}
+
+acct_db *hookd_db(hookd *h)
+{
+	acct_open_options o = ACCT_OPEN_OPTIONS_INIT;
+	time_t now = time(NULL);
+	int r;
+
+	if (h->db)
+		return h->db;
+	if (now < h->retry_at)
+		return NULL;
+	o.no_create = 1; /* the daemon never creates a store: the shell does */
+	o.busy_timeout_ms = (int)h->conf.busy_timeout_ms;
+	o.key_file = h->conf.key_file;
+	o.actor = "smtp";
+	r = acct_open(&h->db, h->conf.database, &o);
+	if (r != ACCT_OK) {
+		hlog(LOG_ERR, "cannot open the store %s: %s (answering with temporary failures)", h->conf.database,
+		     acct_errmsg(h->db));
+		acct_close(h->db);
+		h->db = NULL;
+		h->retry_at = now + 1;
+		return NULL;
+	}
+	if (acct_warnings(h->db) & ACCT_WARN_FILE_MODE)
+		hlog(LOG_WARNING, "%s is readable or writable by group or others", h->conf.database);
+	hlog(LOG_INFO, "store %s open (schema %d)", h->conf.database, acct_schema_version(h->db));
+	return h->db;
+}
+
+void hookd_db_failed(hookd *h)
+{
+	acct_close(h->db);
+	h->db = NULL;
+}
+
+struct options {
+	const char *config;
+	int config_given;
+	const char *overrides[64];
+	int noverrides;
+	int foreground, debug, check, print;
+};
+
+static int load(hookd_conf *c, const struct options *o, char *err, size_t errlen)
+{
+	conf_defaults(c);
+	if (o->config_given || access(o->config, F_OK) == 0) {
+		if (conf_load(c, o->config, err, errlen) != 0)
+			return -1;
+	}
+	for (int i = 0; i < o->noverrides; i++) {
+		char name[CONF_NAME_MAX];
+		const char *eq = strchr(o->overrides[i], '=');
+		size_t n = eq ? (size_t)(eq - o->overrides[i]) : 0;
+
+		if (eq == NULL || n == 0 || n >= sizeof(name)) {
+			snprintf(err, errlen, "-o %s: expected name=value", o->overrides[i]);
+			return -1;
+		}
+		memcpy(name, o->overrides[i], n);
+		name[n] = '\0';
+		if (conf_set(c, name, eq + 1, err, errlen) != 0)
+			return -1;
+	}
+	if (o->debug)
+		c->debug = 1;
+	return conf_check(c, err, errlen);
+}
+
+/* Drop root for the configured user, in Postfix's order. */
+static int drop_privileges(const char *user, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, errlen, "user '%s' does not exist (set 'user' in the configuration)", user);
+		return -1;
+	}
+	if (pw->pw_uid == 0)
+		return 0; /* configured to stay root: the administrator's choice */
+	if (setgid(pw->pw_gid) != 0 || initgroups(user, pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		snprintf(err, errlen, "cannot switch to user '%s': %s", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		snprintf(err, errlen, "dropping privileges to '%s' did not stick", user);
+		return -1;
+	}
+	return 0;
+}
+
+static void daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0) {
+		hlog(LOG_ERR, "fork: %s", strerror(errno));
+		exit(71);
+	}
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if (chdir("/") != 0)
+		exit(71);
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+struct run {
+	hookd *h;
+	const struct options *o;
+};
+
+static void on_signal(loop *l, loop_event ev, void *ctx)
+{
+	struct run *run = ctx;
+	hookd_conf fresh;
+	char err[512];
+
+	if (ev == LOOP_STOP) {
+		hlog(LOG_INFO, "stopping: %zu connection(s) to drain", loop_connections(l));
+		loop_stop(l);
+		return;
+	}
+	if (load(&fresh, run->o, err, sizeof(err)) != 0) {
+		hlog(LOG_ERR, "reload: %s (keeping the running configuration)", err);
+		return;
+	}
+	if (strcmp(fresh.auth_listen, run->h->conf.auth_listen) != 0 ||
+	    strcmp(fresh.policy_listen, run->h->conf.policy_listen) != 0 || strcmp(fresh.user, run->h->conf.user) != 0)
+		hlog(LOG_WARNING, "reload: listeners and user change only at restart");
+	memcpy(fresh.auth_listen, run->h->conf.auth_listen, sizeof(fresh.auth_listen));
+	memcpy(fresh.policy_listen, run->h->conf.policy_listen, sizeof(fresh.policy_listen));
+	memcpy(fresh.user, run->h->conf.user, sizeof(fresh.user));
+	run->h->conf = fresh;
+	log_set_debug((int)fresh.debug);
+	hookd_db_failed(run->h); /* reopen with the new settings */
+	run->h->retry_at = 0;
+	hlog(LOG_INFO, "configuration reloaded");
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {HOOKD_DEFAULT_CONFIG, 0, {0}, 0, 0, 0, 0, 0};
+	static hookd h;
+	struct run run = {&h, &o};
+	char err[512];
+	loop *l = NULL;
+	mode_t mode;
+	int c;
+
+	while ((c = getopt(argc, argv, "c:o:fdtT")) != -1) {
+		switch (c) {
+		case 'c': o.config = optarg; o.config_given = 1; break;
+		case 'o':
+			if (o.noverrides == 64)
+				usage();
+			o.overrides[o.noverrides++] = optarg;
+			break;
+		case 'f': o.foreground = 1; break;
+		case 'd': o.debug = 1; break;
+		case 't': o.check = 1; break;
+		case 'T': o.print = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc || (o.check && o.print))
+		usage();
+	if (load(&h.conf, &o, err, sizeof(err)) != 0) {
+		fprintf(stderr, "postern-hookd: %s\n", err);
+		return 78; /* EX_CONFIG */
+	}
+	if (o.print) {
+		conf_print(&h.conf, stdout, 1);
+		return 0;
+	}
+	if (o.check) {
+		if (geteuid() == 0 && getpwnam(h.conf.user) == NULL) {
+			fprintf(stderr, "postern-hookd: user '%s' does not exist\n", h.conf.user);
+			return 78;
+		}
+		return 0;
+	}
+
+	log_init(o.foreground, (int)h.conf.debug);
+	if (loop_new(&l, (int)h.conf.max_connections, (int)h.conf.idle_timeout, on_signal, &run) != 0) {
+		hlog(LOG_ERR, "cannot set up the event loop: %s", strerror(errno));
+		return 71;
+	}
+	mode = (mode_t)strtol(h.conf.socket_mode, NULL, 8);
+	if ((h.conf.auth_listen[0] &&
+	     loop_listen(l, h.conf.auth_listen, &dovecot_proto, &h, mode, err, sizeof(err)) != 0) ||
+	    (h.conf.policy_listen[0] &&
+	     loop_listen(l, h.conf.policy_listen, &policy_proto, &h, mode, err, sizeof(err)) != 0)) {
+		hlog(LOG_ERR, "%s", err);
+		loop_free(l);
+		return 71;
+	}
+	if (drop_privileges(h.conf.user, err, sizeof(err)) != 0) {
+		hlog(LOG_ERR, "%s", err);
+		loop_free(l);
+		return 71;
+	}
+	if (!o.foreground)
+		daemonize();
+	(void)hookd_db(&h); /* open now, so a problem shows at start-up */
+	hlog(LOG_INFO, "ready: auth %s, policy %s", h.conf.auth_listen[0] ? h.conf.auth_listen : "off",
+	     h.conf.policy_listen[0] ? h.conf.policy_listen : "off");
+	c = loop_run(l);
+	loop_free(l);
+	acct_close(h.db);
+	hlog(LOG_INFO, "stopped");
+	return c == 0 ? 0 : 71;
+}
