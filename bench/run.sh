@@ -1,0 +1,319 @@
+#!/bin/sh
+# The benchmarks of docs/performance.md, in one run on this machine:
+#
+#   bench/run.sh [-t SECONDS] [-n REQUESTS] [-c "1 8 64"] [-o RESULTS] [--no-big] [--no-pin]
+#
+# Installs its peers from Debian if missing (dovecot-core, postfwd),
+# builds the project (scripts/build.sh), makes every server's data in a
+# private directory, starts every server on 127.0.0.1 ports 31000-31099,
+# and runs bench/loadgen against each, side by side, at 1, 8 and 64
+# connections:
+#   nullsrv            auth + policy  the do-nothing server: the ceiling
+#   postern-hookd      auth + policy  100 accounts, 1 key each, each with a
+#                                     /24 allowlist
+#   dovecot            auth           passwd-file, 100 users, SHA256-CRYPT
+#   dovecot            auth           the same users, SSHA256
+#   postfwd            policy         100 rules "sasl_username==userN and
+#                                     client_address in its /24 -> DUNNO",
+#                                     then REJECT
+#   postern-hookd      auth + policy  100,000 accounts, 1,000,000 keys
+#                                     (skipped with --no-big)
+# Every cell is bounded by SECONDS (default 5) and REQUESTS (default
+# 2,000,000), after one second of warm-up per server, and checks every
+# answer (auth: OK naming the expected user; policy: DUNNO).  With two
+# or more CPUs the servers run on CPU 1 and the load generator on CPU 0
+# (taskset), unless --no-pin.  Prints a table (req/s, p50, p99, max, ratio
+# to nullsrv at the same connections) and, with -o, keeps the raw
+# loadgen lines.  Everything it started is stopped on exit; the keys and
+# passwords it made live only in the private directory, which is removed.
+# Exit status 1 if any cell saw an unexpected answer or an error.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+secs=5
+reqs=2000000
+conns="1 8 64"
+out=""
+big=1
+pin=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-t) secs=$2; shift 2 ;;
+	-n) reqs=$2; shift 2 ;;
+	-c) conns=$2; shift 2 ;;
+	-o) out=$2; shift 2 ;;
+	--no-big) big=0; shift ;;
+	--no-pin) pin=0; shift ;;
+	*) echo "usage: $0 [-t SECONDS] [-n REQUESTS] [-c \"1 8 64\"] [-o RESULTS] [--no-big] [--no-pin]" >&2; exit 64 ;;
+	esac
+done
+
+# Ports (all in 31000-31099)
+P_NULL_AUTH=31001 P_NULL_POL=31002
+P_HOOK_AUTH=31011 P_HOOK_POL=31012
+P_DV_CRYPT=31021 P_DV_SSHA=31022
+P_PF_POL=31031 P_PF_CACHE=31032
+P_BIG_AUTH=31041 P_BIG_POL=31042
+
+say() { printf '%s\n' "run.sh: $*" >&2; }
+
+# ---- peers, from Debian ------------------------------------------------
+need=""
+for p in dovecot-core postfwd; do
+	case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in
+	*" installed") ;;
+	*) need="$need $p" ;;
+	esac
+done
+if [ -n "$need" ]; then
+	say "installing$need"
+	# Debian starts a package's service on install unless policy-rc.d says
+	# no; the bench wants its own instances only.
+	made_policy=0
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+	# shellcheck disable=SC2086
+	apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $need >/dev/null
+	[ $made_policy -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
+
+# ---- build ---------------------------------------------------------------
+"$top/scripts/build.sh" >/dev/null
+B="$top/build"
+LOADGEN="$B/bench/loadgen" NULLSRV="$B/bench/nullsrv" POPULATE="$B/bench/populate"
+HOOKD="$B/smtp-hook/postern-hookd"
+have_hookd=1
+[ -x "$HOOKD" ] || { have_hookd=0; say "no postern-hookd in $B/smtp-hook: benchmarking the others only"; }
+
+SRV_CPU="" GEN_CPU=""
+if [ $pin -eq 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+	SRV_CPU="taskset -c 1" GEN_CPU="taskset -c 0"
+fi
+
+# ---- private directory, and cleaning up ----------------------------------
+W=$(mktemp -d /tmp/postern-bench.XXXXXX)
+chmod 755 "$W" # Dovecot's and postfwd's unprivileged processes read their files here
+pids=""
+cleanup() {
+	set +e
+	for f in "$W/dv-crypt/run/master.pid" "$W/dv-ssha/run/master.pid" "$W/postfwd.pid"; do
+		[ -s "$f" ] && pids="$pids $(cat "$f")"
+	done
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$p" 2>/dev/null
+	done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # port: poll the listening sockets (a probing connect would be noise)
+	i=0
+	while ! ss -Hltn "sport = :$1" | grep -q .; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && { say "nothing listens on port $1 after 20 s"; exit 1; }
+		sleep 0.1
+	done
+}
+port_free() {
+	if ss -Hltn "sport = :$1" | grep -q .; then say "port $1 is in use: stop what uses it"; exit 1; fi
+}
+for p in $P_NULL_AUTH $P_NULL_POL $P_HOOK_AUTH $P_HOOK_POL $P_DV_CRYPT $P_DV_SSHA $P_PF_POL $P_PF_CACHE \
+	$P_BIG_AUTH $P_BIG_POL; do
+	port_free "$p"
+done
+
+umask 077
+
+# ---- data ----------------------------------------------------------------
+# 100 users with random passwords: userN, password, client address in
+# 127.0.N.0/24 (the /24 the allowlists and postfwd's rules admit).
+say "making 100 users for Dovecot and postfwd"
+/usr/bin/perl -e '
+	use strict; use Digest::SHA qw(sha256); use MIME::Base64;
+	my ($dir) = @ARGV;
+	open(my $r, "<", "/dev/urandom") or die;
+	sub rnd { my $n = shift; read($r, my $b, $n) == $n or die; return $b }
+	my @salt = ("a".."z", "A".."Z", "0".."9", ".", "/");
+	open(my $c, ">", "$dir/dv-crypt.users") or die;
+	open(my $s, ">", "$dir/dv-ssha.users") or die;
+	open(my $k, ">", "$dir/users.creds") or die;
+	for my $i (1..100) {
+		(my $pw = encode_base64(rnd(15), "")) =~ tr{+/}{-_};
+		my $salt = join("", map { $salt[ord($_) % 64] } split(//, rnd(16)));
+		print $c "user$i:{SHA256-CRYPT}" . crypt($pw, "\$5\$$salt\$") . "\n";
+		my $ss = rnd(8);
+		print $s "user$i:{SSHA256}" . encode_base64(sha256($pw . $ss) . $ss, "") . "\n";
+		printf $k "user%d\t%s\tuser%d\t127.0.%d.%d\n", $i, $pw, $i, $i, 1 + $i % 200;
+	}
+	close($c) && close($s) && close($k) or die;
+' "$W"
+# postfwd's workers and Dovecot's auth process read these as unprivileged users
+chgrp dovecot "$W/dv-crypt.users" "$W/dv-ssha.users"
+chmod 640 "$W/dv-crypt.users" "$W/dv-ssha.users"
+
+dovecot_conf() { # name port scheme
+	mkdir -p "$W/$1/run" "$W/$1/state"
+	cat >"$W/$1/dovecot.conf" <<EOF
+# Auth-only Dovecot for the benchmarks: no mail protocols, one auth
+# listener on loopback, passwd-file with $3 hashes, no auth cache.
+base_dir = $W/$1/run
+state_dir = $W/$1/state
+instance_name = postern-bench-$1
+protocols =
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+log_path = $W/$1/dovecot.log
+default_internal_user = dovecot
+default_login_user = dovenull
+passdb {
+  driver = passwd-file
+  args = $W/$1.users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+service auth {
+  inet_listener {
+    address = 127.0.0.1
+    port = $2
+  }
+}
+EOF
+	chmod 755 "$W/$1"
+}
+dovecot_conf dv-crypt $P_DV_CRYPT SHA256-CRYPT
+dovecot_conf dv-ssha $P_DV_SSHA SSHA256
+
+i=1
+while [ $i -le 100 ]; do
+	echo "id=U$i; sasl_username==user$i; client_address=127.0.$i.0/24; action=DUNNO"
+	i=$((i + 1))
+done >"$W/postfwd.cf"
+echo "id=DEFAULT; action=REJECT 5.7.1 Client address not permitted for this account" >>"$W/postfwd.cf"
+chmod 644 "$W/postfwd.cf"
+
+if [ $have_hookd -eq 1 ]; then
+	say "populating the store: 100 accounts, 1 key each, all with an allowlist"
+	"$POPULATE" -d "$W/small.db" -a 100 -k 1 -i 1 -o "$W/small.creds"
+	if [ $big -eq 1 ]; then
+		say "populating the big store: 100,000 accounts, 1,000,000 keys, every 2nd with an allowlist"
+		"$POPULATE" -d "$W/big.db" -a 100000 -k 10 -i 2 -o "$W/big.creds" 2>"$W/populate-big.log"
+		tail -n 1 "$W/populate-big.log" >&2
+	fi
+	: >"$W/hookd.conf"
+fi
+
+# ---- servers -------------------------------------------------------------
+say "starting the servers"
+$SRV_CPU "$NULLSRV" -a 127.0.0.1:$P_NULL_AUTH -p 127.0.0.1:$P_NULL_POL -T 7200 &
+pids="$pids $!"
+start_hookd() { # db auth_port policy_port log
+	$SRV_CPU "$HOOKD" -f -c "$W/hookd.conf" -o database="$1" -o key_file="$W/master.key" \
+		-o auth_listen=inet:127.0.0.1:"$2" -o policy_listen=inet:127.0.0.1:"$3" -o user=root 2>"$4" &
+	pids="$pids $!"
+}
+if [ $have_hookd -eq 1 ]; then
+	start_hookd "$W/small.db" $P_HOOK_AUTH $P_HOOK_POL "$W/hookd-small.log"
+	[ $big -eq 1 ] && start_hookd "$W/big.db" $P_BIG_AUTH $P_BIG_POL "$W/hookd-big.log"
+fi
+$SRV_CPU dovecot -c "$W/dv-crypt/dovecot.conf"
+$SRV_CPU dovecot -c "$W/dv-ssha/dovecot.conf"
+# postfwd2 changes to / when it daemonizes: absolute paths only.
+$SRV_CPU postfwd2 --nodns --perfmon -f "$W/postfwd.cf" --server_socket tcp:127.0.0.1:$P_PF_POL \
+	--cache_socket tcp:127.0.0.1:$P_PF_CACHE --pidfile "$W/postfwd.pid" -u nobody -g nogroup >"$W/postfwd.log" 2>&1
+for p in $P_NULL_AUTH $P_NULL_POL $P_DV_CRYPT $P_DV_SSHA $P_PF_POL; do wait_port "$p"; done
+if [ $have_hookd -eq 1 ]; then
+	wait_port $P_HOOK_AUTH
+	wait_port $P_HOOK_POL
+	[ $big -eq 1 ] && { wait_port $P_BIG_AUTH; wait_port $P_BIG_POL; }
+fi
+
+# ---- the cells -------------------------------------------------------------
+# name proto port creds expected [extra loadgen flags]
+servers="nullsrv auth $P_NULL_AUTH users.creds OK
+nullsrv policy $P_NULL_POL users.creds DUNNO"
+[ $have_hookd -eq 1 ] && servers="$servers
+postern-hookd auth $P_HOOK_AUTH small.creds OK -u
+postern-hookd policy $P_HOOK_POL small.creds DUNNO"
+servers="$servers
+dovecot-sha256-crypt auth $P_DV_CRYPT users.creds OK -u
+dovecot-ssha256 auth $P_DV_SSHA users.creds OK -u
+postfwd policy $P_PF_POL users.creds DUNNO"
+[ $have_hookd -eq 1 ] && [ $big -eq 1 ] && servers="$servers
+hookd-1M-keys auth $P_BIG_AUTH big.creds OK -u
+hookd-1M-keys policy $P_BIG_POL big.creds DUNNO"
+
+status=0
+: >"$W/results"
+cell() { # secs conns name proto port creds expect [flags]; appends a result line
+	t=$1 c=$2 name=$3 proto=$4 port=$5 creds=$6 exp=$7
+	shift 7
+	# shellcheck disable=SC2086
+	if line=$($GEN_CPU "$LOADGEN" -P "$proto" -s 127.0.0.1:"$port" -k "$W/$creds" -c "$c" -n "$reqs" -t "$t" \
+		-e "$exp" "$@" 2>"$W/loadgen.err"); then
+		ok=ok
+	else
+		ok=WRONG
+		status=1
+		say "$name $proto at $c connections: $(cat "$W/loadgen.err")"
+	fi
+	[ -n "$line" ] || line="proto=$proto conns=$c rps=0 p50_us=0 p99_us=0 max_us=0 answers=none"
+	echo "server=$name check=$ok $line"
+}
+
+say "warming up each server for 1 s"
+echo "$servers" | while read -r name proto port creds exp flags; do
+	# shellcheck disable=SC2086
+	cell 1 8 "$name" "$proto" "$port" "$creds" "$exp" $flags >/dev/null
+done
+for c in $conns; do
+	say "$c connection(s)"
+	echo "$servers" | while read -r name proto port creds exp flags; do
+		# shellcheck disable=SC2086
+		r=$(cell "$secs" "$c" "$name" "$proto" "$port" "$creds" "$exp" $flags)
+		echo "$r" >>"$W/results"
+		echo "$r" | grep -q 'check=ok' || echo x >>"$W/failed"
+		echo "$r" >&2
+	done
+done
+[ -s "$W/failed" ] 2>/dev/null && status=1
+[ -n "$out" ] && cp "$W/results" "$out"
+
+# ---- the table -------------------------------------------------------------
+echo
+echo "Postern benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+echo "cells of ${secs} s (or $reqs requests); ${SRV_CPU:+servers on CPU 1, load generator on CPU 0}${SRV_CPU:-no CPU pinning}"
+echo
+awk '
+function val(k,   i, n, kv) {
+	for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) return substr($i, n + 1) }
+	return ""
+}
+{
+	key = val("server") SUBSEP val("proto") SUBSEP val("conns")
+	rps[key] = val("rps"); p50[key] = val("p50_us"); p99[key] = val("p99_us"); mx[key] = val("max_us")
+	ans[key] = val("answers"); chk[key] = val("check")
+	order[++n] = key
+	if (val("server") == "nullsrv") ceil[val("proto") SUBSEP val("conns")] = val("rps")
+}
+END {
+	printf "%-22s %-7s %5s %10s %9s %9s %10s %7s  %s\n", "server", "proto", "conns", "req/s", "p50 us", "p99 us", "max us", "vs null", "answers"
+	for (i = 1; i <= n; i++) {
+		k = order[i]; split(k, f, SUBSEP)
+		c = ceil[f[2] SUBSEP f[3]]
+		ratio = (c > 0) ? sprintf("%6.1f%%", 100 * rps[k] / c) : "      -"
+		printf "%-22s %-7s %5s %10s %9s %9s %10s %7s  %s%s\n", f[1], f[2], f[3], rps[k], p50[k], p99[k], mx[k], ratio, ans[k], chk[k] == "ok" ? "" : "  WRONG"
+	}
+}' "$W/results"
+exit $status
