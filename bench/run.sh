@@ -160,7 +160,7 @@ chgrp dovecot "$W/dv-crypt.users" "$W/dv-ssha.users"
 chmod 640 "$W/dv-crypt.users" "$W/dv-ssha.users"
 
 dovecot_conf() { # name port scheme
-	mkdir -p "$W/$1/run" "$W/$1/state"
+	mkdir -p -m 755 "$W/$1" "$W/$1/run" "$W/$1/state"
 	cat >"$W/$1/dovecot.conf" <<EOF
 # Auth-only Dovecot for the benchmarks: no mail protocols, one auth
 # listener on loopback, passwd-file with $3 hashes, no auth cache.
@@ -190,7 +190,6 @@ service auth {
   }
 }
 EOF
-	chmod 755 "$W/$1"
 }
 dovecot_conf dv-crypt $P_DV_CRYPT SHA256-CRYPT
 dovecot_conf dv-ssha $P_DV_SSHA SSHA256
@@ -293,7 +292,8 @@ done
 # ---- the table -------------------------------------------------------------
 echo
 echo "Postern benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-echo "cells of ${secs} s (or $reqs requests); ${SRV_CPU:+servers on CPU 1, load generator on CPU 0}${SRV_CPU:-no CPU pinning}"
+if [ -n "$SRV_CPU" ]; then where="servers on CPU 1, load generator on CPU 0 (taskset)"; else where="no CPU pinning"; fi
+echo "cells of ${secs} s or $reqs requests, after 1 s of warm-up per server; $where"
 echo
 awk '
 function val(k,   i, n, kv) {
