@@ -9,6 +9,7 @@
 #define HOOKD_H
 
 #include <postern/account.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "conf.h"
@@ -16,7 +17,10 @@
 typedef struct hookd {
 	hookd_conf conf;
 	acct_db *db;
-	time_t retry_at; /* when to try opening the store again */
+	dev_t db_dev; /* the file we have open, to notice a replaced one */
+	ino_t db_ino;
+	time_t retry_at;  /* when to try opening the store again */
+	time_t warned_at; /* last "cannot open" message, to keep the log readable */
 } hookd;
 
 /* The store, or NULL when it cannot be used now (fail closed). */
@@ -25,6 +29,12 @@ acct_db *hookd_db(hookd *h);
 /* A store operation failed in a way that may be the handle's: drop it,
  * so the next request reopens the file. */
 void hookd_db_failed(hookd *h);
+
+/* Drop the handle and retry at once (after SIGHUP). */
+void hookd_reset(hookd *h);
+
+/* The AUTH decision: acct_auth_decide on the open store. */
+int hookd_auth(hookd *h, acct_verdict *out, const char *user, const char *pass, const char *client_address);
 
 /* Policy delegation decision for one RCPT (see policy.c).  `action`
  * receives the whole action text, e.g. "FILTER postern-tls-verify:". */

@@ -74,13 +74,6 @@ struct loop {
 #define TAG_LISTENER(i) ((uint64_t)(16 + (i)))
 #define IS_LISTENER(t) ((t) >= 16 && (t) < 16 + MAX_LISTENERS)
 
-static int set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 int loop_new(loop **out, int max_connections, int idle_timeout, loop_signal_cb cb, void *ctx)
 {
 	struct epoll_event ev = {0};

@@ -38,41 +38,6 @@ static void usage(void)
 	exit(64);
 }
 
-acct_db *hookd_db(hookd *h)
-{
-	acct_open_options o = ACCT_OPEN_OPTIONS_INIT;
-	time_t now = time(NULL);
-	int r;
-
-	if (h->db)
-		return h->db;
-	if (now < h->retry_at)
-		return NULL;
-	o.no_create = 1; /* the daemon never creates a store: the shell does */
-	o.busy_timeout_ms = (int)h->conf.busy_timeout_ms;
-	o.key_file = h->conf.key_file;
-	o.actor = "smtp";
-	r = acct_open(&h->db, h->conf.database, &o);
-	if (r != ACCT_OK) {
-		hlog(LOG_ERR, "cannot open the store %s: %s (answering with temporary failures)", h->conf.database,
-		     acct_errmsg(h->db));
-		acct_close(h->db);
-		h->db = NULL;
-		h->retry_at = now + 1;
-		return NULL;
-	}
-	if (acct_warnings(h->db) & ACCT_WARN_FILE_MODE)
-		hlog(LOG_WARNING, "%s is readable or writable by group or others", h->conf.database);
-	hlog(LOG_INFO, "store %s open (schema %d)", h->conf.database, acct_schema_version(h->db));
-	return h->db;
-}
-
-void hookd_db_failed(hookd *h)
-{
-	acct_close(h->db);
-	h->db = NULL;
-}
-
 struct options {
 	const char *config;
 	int config_given;
@@ -182,8 +147,7 @@ static void on_signal(loop *l, loop_event ev, void *ctx)
 	memcpy(fresh.user, run->h->conf.user, sizeof(fresh.user));
 	run->h->conf = fresh;
 	log_set_debug((int)fresh.debug);
-	hookd_db_failed(run->h); /* reopen with the new settings */
-	run->h->retry_at = 0;
+	hookd_reset(run->h); /* reopen with the new settings */
 	hlog(LOG_INFO, "configuration reloaded");
 }
 
