@@ -170,6 +170,20 @@ typedef struct store_ops {
 	int (*recovery_foreach)(store *st, int64_t user_id, rec_recovery_cb cb, void *ctx);
 	int (*recovery_use)(store *st, int64_t id, int64_t used_at); /* ACCT_ENOTFOUND if used or gone */
 	int (*recovery_count)(store *st, int64_t user_id, int64_t *out); /* unused ones */
+	/* ---- delivery events (events.c, db/0003_events.sql) ---- */
+	/* insert, or replace as acct_event_add documents; e->account already
+	 * resolved; login = the SASL name; network = by the smtp client */
+	int (*event_put)(store *st, const acct_event *e, const char *login, const char *domain, int network);
+	int (*event_expire)(store *st, const acct_event_expiry *x);
+	int (*pending_put)(store *st, const acct_pending_msg *m);            /* insert or replace */
+	int (*pending_del)(store *st, const char *queue_id, int64_t submitted_at); /* none is fine */
+	int (*pending_foreach)(store *st, acct_pending_cb cb, void *ctx);
+	int (*logpos_put)(store *st, const char *name, const acct_log_pos *p, int64_t now);
+	int (*logpos_get)(store *st, const char *name, acct_log_pos *out);  /* ACCT_ENOTFOUND if none */
+	int (*event_foreach)(store *st, const acct_event_query *q, acct_event_cb cb, void *ctx);
+	int (*tls_report)(store *st, const char *account, int64_t since, acct_tls_report *out);
+	int (*cleardomain_foreach)(store *st, const char *account, int64_t since, acct_domain_cb cb, void *ctx);
+	int (*event_prune)(store *st, int64_t before, int64_t *deleted);
 } store_ops;
 
 /* What every backend's handle starts with. */

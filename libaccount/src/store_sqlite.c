@@ -54,6 +54,19 @@ enum q {
 	Q_RECOVERY_UNUSED,
 	Q_RECOVERY_USE,
 	Q_RECOVERY_COUNT,
+	/* delivery events */
+	Q_EVENT_PUT,
+	Q_EVENT_EXPIRE,
+	Q_PENDING_PUT,
+	Q_PENDING_DEL,
+	Q_PENDING_ALL,
+	Q_LOGPOS_PUT,
+	Q_LOGPOS_GET,
+	Q_EVENT_QUERY,
+	Q_TLS_REPORT,
+	Q_TLS_PROTOCOLS,
+	Q_CLEAR_DOMAINS,
+	Q_EVENT_PRUNE,
 	Q_COUNT
 };
 
@@ -127,6 +140,58 @@ static const char *const sql_text[Q_COUNT] = {
 	                      "AND used_at IS NULL ORDER BY id",
 	[Q_RECOVERY_USE] = "UPDATE recovery_code SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
 	[Q_RECOVERY_COUNT] = "SELECT count(*) FROM recovery_code WHERE user_id = ?1 AND used_at IS NULL",
+	/* delivery events: a deferral is replaced by anything newer or final;
+	 * a final outcome only by a final one (the same line read again) */
+	[Q_EVENT_PUT] = "INSERT INTO event (time, submitted_at, queue_id, account, login, sender, recipient, "
+	                "recipient_domain, message_id, client, type, dsn, reason, relay, transport, network, "
+	                "tls_protocol, tls_cipher, tls_trust, tls_refused) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	                "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) "
+	                "ON CONFLICT (queue_id, recipient, submitted_at) DO UPDATE SET time = excluded.time, "
+	                "type = excluded.type, dsn = excluded.dsn, reason = excluded.reason, relay = excluded.relay, "
+	                "transport = excluded.transport, network = excluded.network, "
+	                "tls_protocol = excluded.tls_protocol, tls_cipher = excluded.tls_cipher, "
+	                "tls_trust = excluded.tls_trust, tls_refused = excluded.tls_refused, "
+	                "sender = coalesce(excluded.sender, sender), message_id = coalesce(excluded.message_id, "
+	                "message_id) WHERE (event.type = 'deferred' AND (excluded.type <> 'deferred' OR "
+	                "excluded.time >= event.time)) OR (event.type <> 'deferred' AND excluded.type <> 'deferred')",
+	[Q_EVENT_EXPIRE] = "UPDATE event SET type = CASE WHEN tls_refused = 1 THEN 'blocked' ELSE 'bounced' END, "
+	                   "time = ?3, reason = 'expired in the queue: ' || coalesce(reason, 'deferred') "
+	                   "WHERE queue_id = ?1 AND submitted_at = ?2 AND type = 'deferred'",
+	[Q_PENDING_PUT] = "INSERT OR REPLACE INTO maillog_pending (queue_id, submitted_at, account, sender, "
+	                  "message_id, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_PENDING_DEL] = "DELETE FROM maillog_pending WHERE queue_id = ?1 AND submitted_at = ?2",
+	[Q_PENDING_ALL] = "SELECT queue_id, submitted_at, account, sender, message_id, client FROM maillog_pending "
+	                  "ORDER BY submitted_at, rowid",
+	[Q_LOGPOS_PUT] = "INSERT INTO log_position (name, device, inode, offset, updated_at) VALUES (?1, ?2, ?3, ?4, "
+	                 "?5) ON CONFLICT (name) DO UPDATE SET device = excluded.device, inode = excluded.inode, "
+	                 "offset = excluded.offset, updated_at = excluded.updated_at",
+	[Q_LOGPOS_GET] = "SELECT device, inode, offset, updated_at FROM log_position WHERE name = ?1",
+	/* The newest `limit` events of the range, handed out oldest first. */
+	[Q_EVENT_QUERY] = "SELECT id, time, submitted_at, queue_id, account, sender, recipient, message_id, client, "
+	                  "type, dsn, reason, relay, transport, tls_protocol, tls_cipher, tls_trust, tls_refused "
+	                  "FROM (SELECT * FROM event WHERE (?1 IS NULL OR account = ?1) AND time >= ?2 AND "
+	                  "time <= ?3 AND (?4 IS NULL OR type = ?4) ORDER BY time DESC, id DESC LIMIT ?5) "
+	                  "ORDER BY time, id",
+	/* delivered = by the smtp client to a remote host (network = 1) */
+	[Q_TLS_REPORT] = "SELECT coalesce(sum(type = 'delivered' AND network = 1), 0), "
+	                 "coalesce(sum(type = 'delivered' AND network = 1 AND tls_protocol IS NOT NULL), 0), "
+	                 "coalesce(sum(type = 'delivered' AND network = 1 AND tls_protocol IS NULL), 0), "
+	                 "coalesce(sum(type = 'delivered' AND network = 1 AND tls_trust = 'verified'), 0), "
+	                 "coalesce(sum(type = 'delivered' AND network = 1 AND tls_protocol IS NOT NULL AND "
+	                 "tls_trust <> 'verified'), 0), "
+	                 "coalesce(sum(type = 'blocked'), 0), coalesce(sum(type = 'bounced'), 0), "
+	                 "coalesce(sum(type = 'deferred'), 0) "
+	                 "FROM event WHERE (?1 IS NULL OR account = ?1) AND time >= ?2",
+	[Q_TLS_PROTOCOLS] = "SELECT tls_protocol, count(*) FROM event WHERE (?1 IS NULL OR account = ?1) AND "
+	                    "time >= ?2 AND type = 'delivered' AND network = 1 AND tls_protocol IS NOT NULL "
+	                    "GROUP BY tls_protocol ORDER BY count(*) DESC, tls_protocol",
+	[Q_CLEAR_DOMAINS] = "SELECT recipient_domain, count(*) FROM event WHERE (?1 IS NULL OR account = ?1) AND "
+	                    "time >= ?2 AND type = 'delivered' AND network = 1 AND tls_protocol IS NULL "
+	                    "GROUP BY recipient_domain ORDER BY count(*) DESC, recipient_domain",
+	/* deferrals of messages still in flight stay: their outcome is to come */
+	[Q_EVENT_PRUNE] = "DELETE FROM event WHERE time < ?1 AND NOT (type = 'deferred' AND EXISTS (SELECT 1 FROM "
+	                  "maillog_pending p WHERE p.queue_id = event.queue_id AND "
+	                  "p.submitted_at = event.submitted_at))",
 };
 
 typedef struct sqlite_store {
@@ -1057,6 +1122,289 @@ static int sq_recovery_count(store *st, int64_t user_id, int64_t *out)
 	return r;
 }
 
+/* ---------------------------------------------------------------- */
+/* delivery events (db/0003_events.sql) */
+
+static const char *const event_types[] = {NULL, "delivered", "deferred", "bounced", "blocked"};
+static const char *const trust_names[] = {"none", "unknown", "anonymous", "untrusted", "trusted", "verified"};
+
+static int name_index(const char *v, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (v && names[i] && strcmp(v, names[i]) == 0)
+			return i;
+	return 0;
+}
+
+static int sq_event_put(store *st, const acct_event *e, const char *login, const char *domain, int network)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_EVENT_PUT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, e->time);
+	sqlite3_bind_int64(q, 2, e->submitted_at);
+	bind_text(q, 3, e->queue_id);
+	bind_text(q, 4, e->account);
+	bind_text(q, 5, login);
+	bind_text(q, 6, e->sender);
+	bind_text(q, 7, e->recipient);
+	bind_text(q, 8, domain);
+	bind_text(q, 9, e->message_id);
+	bind_text(q, 10, e->client);
+	bind_text(q, 11, event_types[e->type]);
+	bind_text(q, 12, e->dsn);
+	bind_text(q, 13, e->reason);
+	bind_text(q, 14, e->relay);
+	bind_text(q, 15, e->transport);
+	sqlite3_bind_int(q, 16, network);
+	bind_text(q, 17, e->tls_protocol);
+	bind_text(q, 18, e->tls_protocol ? e->tls_cipher : NULL);
+	bind_text(q, 19, trust_names[e->tls_protocol ? e->tls_trust : ACCT_TRUST_NONE]);
+	sqlite3_bind_int(q, 20, e->tls_refused ? 1 : 0);
+	return run(s, q, "recording an event");
+}
+
+static int sq_event_expire(store *st, const acct_event_expiry *x)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_EVENT_EXPIRE, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, x->queue_id);
+	sqlite3_bind_int64(q, 2, x->submitted_at);
+	sqlite3_bind_int64(q, 3, x->time);
+	return run(s, q, "recording an expiry");
+}
+
+static int sq_pending_put(store *st, const acct_pending_msg *m)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_PENDING_PUT, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, m->queue_id);
+	sqlite3_bind_int64(q, 2, m->submitted_at);
+	bind_text(q, 3, m->account);
+	bind_text(q, 4, m->sender);
+	bind_text(q, 5, m->message_id);
+	bind_text(q, 6, m->client);
+	return run(s, q, "recording a message in flight");
+}
+
+static int sq_pending_del(store *st, const char *queue_id, int64_t submitted_at)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_PENDING_DEL, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, queue_id);
+	sqlite3_bind_int64(q, 2, submitted_at);
+	return run(s, q, "forgetting a message in flight");
+}
+
+static void row_pending(sqlite3_stmt *q, acct_pending_msg *m)
+{
+	m->queue_id = ctext(q, 0);
+	m->submitted_at = sqlite3_column_int64(q, 1);
+	m->account = ctext(q, 2);
+	m->sender = ctext(q, 3);
+	m->message_id = ctext(q, 4);
+	m->client = ctext(q, 5);
+}
+
+static int sq_pending_foreach(store *st, acct_pending_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_PENDING_ALL, &q)) != ACCT_OK)
+		return r;
+	WALK(s, q, acct_pending_msg, row_pending, cb, ctx, "reading the messages in flight");
+}
+
+static int sq_logpos_put(store *st, const char *name, const acct_log_pos *p, int64_t now)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_LOGPOS_PUT, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, name);
+	sqlite3_bind_int64(q, 2, p->device);
+	sqlite3_bind_int64(q, 3, p->inode);
+	sqlite3_bind_int64(q, 4, p->offset);
+	sqlite3_bind_int64(q, 5, now);
+	return run(s, q, "saving the log position");
+}
+
+static int sq_logpos_get(store *st, const char *name, acct_log_pos *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r, rc;
+
+	if ((r = prep(s, Q_LOGPOS_GET, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, name);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		out->device = sqlite3_column_int64(q, 0);
+		out->inode = sqlite3_column_int64(q, 1);
+		out->offset = sqlite3_column_int64(q, 2);
+		out->updated_at = sqlite3_column_int64(q, 3);
+		r = ACCT_OK;
+	} else if (rc == SQLITE_DONE) {
+		snprintf(s->base.err, sizeof(s->base.err), "no saved position for this log");
+		r = ACCT_ENOTFOUND;
+	} else {
+		r = fail(s, rc, "reading the log position");
+	}
+	done(q);
+	return r;
+}
+
+static void row_event(sqlite3_stmt *q, acct_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = sqlite3_column_int64(q, 0);
+	e->time = sqlite3_column_int64(q, 1);
+	e->submitted_at = sqlite3_column_int64(q, 2);
+	e->queue_id = ctext(q, 3);
+	e->account = ctext(q, 4);
+	e->sender = ctext(q, 5);
+	e->recipient = ctext(q, 6);
+	e->message_id = ctext(q, 7);
+	e->client = ctext(q, 8);
+	e->type = (acct_event_type)name_index(ctext(q, 9), event_types, 5);
+	e->dsn = ctext(q, 10);
+	e->reason = ctext(q, 11);
+	e->relay = ctext(q, 12);
+	e->transport = ctext(q, 13);
+	e->tls_protocol = ctext(q, 14);
+	e->tls_cipher = ctext(q, 15);
+	e->tls_trust = (acct_tls_trust)name_index(ctext(q, 16), trust_names, 6);
+	e->tls_refused = sqlite3_column_int(q, 17);
+}
+
+static int sq_event_foreach(store *st, const acct_event_query *eq, acct_event_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_EVENT_QUERY, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, eq->account);
+	sqlite3_bind_int64(q, 2, eq->since);
+	sqlite3_bind_int64(q, 3, eq->until > 0 ? eq->until : INT64_MAX);
+	bind_text(q, 4, eq->type > 0 ? event_types[eq->type] : NULL);
+	sqlite3_bind_int64(q, 5, eq->limit > 0 ? eq->limit : -1);
+	WALK(s, q, acct_event, row_event, cb, ctx, "reading events");
+}
+
+static int sq_tls_report(store *st, const char *account, int64_t since, acct_tls_report *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r, rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = prep(s, Q_TLS_REPORT, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, account);
+	sqlite3_bind_int64(q, 2, since);
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		r = fail(s, rc, "computing the TLS report");
+		done(q);
+		return r;
+	}
+	out->delivered = sqlite3_column_int64(q, 0);
+	out->delivered_tls = sqlite3_column_int64(q, 1);
+	out->delivered_clear = sqlite3_column_int64(q, 2);
+	out->verified = sqlite3_column_int64(q, 3);
+	out->unverified = sqlite3_column_int64(q, 4);
+	out->blocked = sqlite3_column_int64(q, 5);
+	out->bounced = sqlite3_column_int64(q, 6);
+	out->deferred = sqlite3_column_int64(q, 7);
+	done(q);
+
+	if ((r = prep(s, Q_TLS_PROTOCOLS, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, account);
+	sqlite3_bind_int64(q, 2, since);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		size_t i = out->n_protocols;
+		int64_t n = sqlite3_column_int64(q, 1);
+		if (i == ACCT_TLS_REPORT_PROTOCOLS - 1 && strcmp(out->protocols[i].protocol, "other") == 0) {
+			out->protocols[i].count += n;
+			continue;
+		}
+		if (i == ACCT_TLS_REPORT_PROTOCOLS - 1) {
+			/* the rarest versions share the last slot */
+			snprintf(out->protocols[i].protocol, sizeof(out->protocols[i].protocol), "other");
+			out->protocols[i].count = n;
+			out->n_protocols = ACCT_TLS_REPORT_PROTOCOLS;
+			continue;
+		}
+		if (i >= ACCT_TLS_REPORT_PROTOCOLS) {
+			out->protocols[ACCT_TLS_REPORT_PROTOCOLS - 1].count += n;
+			continue;
+		}
+		col_text(q, 0, out->protocols[i].protocol, sizeof(out->protocols[i].protocol));
+		out->protocols[i].count = n;
+		out->n_protocols = i + 1;
+	}
+	r = rc == SQLITE_DONE ? ACCT_OK : fail(s, rc, "computing the TLS report");
+	done(q);
+	return r;
+}
+
+static int sq_cleardomain_foreach(store *st, const char *account, int64_t since, acct_domain_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r, rc;
+
+	if ((r = prep(s, Q_CLEAR_DOMAINS, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, account);
+	sqlite3_bind_int64(q, 2, since);
+	r = ACCT_OK;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		if ((r = cb(ctext(q, 0), sqlite3_column_int64(q, 1), ctx)) != 0)
+			break;
+	if (r == ACCT_OK && rc != SQLITE_DONE)
+		r = fail(s, rc, "listing domains");
+	done(q);
+	return r;
+}
+
+static int sq_event_prune(store *st, int64_t before, int64_t *deleted)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_EVENT_PRUNE, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, before);
+	if ((r = run(s, q, "pruning events")) == ACCT_OK)
+		*deleted = sqlite3_changes64(s->db);
+	return r;
+}
+
 const store_ops store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1098,6 +1446,18 @@ const store_ops store_sqlite = {
 	.recovery_foreach = sq_recovery_foreach,
 	.recovery_use = sq_recovery_use,
 	.recovery_count = sq_recovery_count,
+	/* delivery events */
+	.event_put = sq_event_put,
+	.event_expire = sq_event_expire,
+	.pending_put = sq_pending_put,
+	.pending_del = sq_pending_del,
+	.pending_foreach = sq_pending_foreach,
+	.logpos_put = sq_logpos_put,
+	.logpos_get = sq_logpos_get,
+	.event_foreach = sq_event_foreach,
+	.tls_report = sq_tls_report,
+	.cleardomain_foreach = sq_cleardomain_foreach,
+	.event_prune = sq_event_prune,
 };
 
 const store_ops *const store_backends[] = {&store_sqlite, NULL};

@@ -123,6 +123,13 @@ static void test_migrate_from_every_version(void **state)
 			assert_int_equal(a->tls.mode, ACCT_TLS_OPPORTUNISTIC);
 			acct_account_free(a);
 		}
+		{ /* schema 3: the events tables are there and empty */
+			acct_log_pos pos;
+			acct_tls_report rep;
+			assert_int_equal(acct_logpos_get(db, "maillog", &pos), ACCT_ENOTFOUND);
+			assert_int_equal(acct_tls_report_get(&rep, db, NULL, 0), ACCT_OK);
+			assert_int_equal(rep.delivered, 0);
+		}
 		acct_close(db);
 	}
 }

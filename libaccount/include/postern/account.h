@@ -527,6 +527,172 @@ ACCT_API int acct_2fa_rotate_key(acct_db *db);
 ACCT_API int acct_login_check(acct_verdict *out, acct_db *db, const char *email, const char *password,
                               const char *code, const char *client_address);
 
+/* ---------------------------------------------------------------- */
+/* Delivery events and the TLS report                                */
+
+/*
+ * What happened to each recipient of each message an account submitted,
+ * learned from Postfix's log (smtp-hook/maillog_follow.c; schema in
+ * db/README.md).  One row per (queue id, recipient, submission time):
+ * a deferral is recorded with its reason and replaced by the final
+ * outcome; a final outcome is never replaced by a later deferral, so
+ * recording the same lines twice changes nothing.  Events are not
+ * audited (they are not changes made by anyone); pruning them is.
+ */
+typedef enum acct_event_type {
+	ACCT_EVENT_ANY = 0,       /* in queries only */
+	ACCT_EVENT_DELIVERED = 1,
+	ACCT_EVENT_DEFERRED = 2,
+	ACCT_EVENT_BOUNCED = 3,
+	ACCT_EVENT_BLOCKED = 4    /* an enforcing transport refused to send
+	                             without the required TLS */
+} acct_event_type;
+
+/* What Postfix's smtp client said of the remote certificate. */
+typedef enum acct_tls_trust {
+	ACCT_TRUST_NONE = 0,      /* not over TLS (or not known to be) */
+	ACCT_TRUST_UNKNOWN = 1,   /* TLS; the log gave no trust level (Postfix < 2.5) */
+	ACCT_TRUST_ANONYMOUS = 2, /* no certificate (anonymous cipher) */
+	ACCT_TRUST_UNTRUSTED = 3, /* certificate chain not trusted */
+	ACCT_TRUST_TRUSTED = 4,   /* chain trusted, name not checked or not matched */
+	ACCT_TRUST_VERIFIED = 5   /* chain trusted and name matched */
+} acct_tls_trust;
+
+#define ACCT_QUEUE_ID_MAX 31
+#define ACCT_EVENT_ADDR_MAX 511
+#define ACCT_EVENT_TEXT_MAX 511
+
+typedef struct acct_event {
+	int64_t id;               /* set by the store; ignored by acct_event_add */
+	int64_t time;             /* of this outcome */
+	int64_t submitted_at;     /* when smtpd accepted the message */
+	const char *queue_id;     /* Postfix's, short or long form */
+	const char *account;      /* the SASL user name: an account, or a
+	                             user's email (stored as that user's account) */
+	const char *sender;       /* envelope sender, "" = null sender; may be NULL */
+	const char *recipient;
+	const char *message_id;   /* may be NULL */
+	const char *client;       /* submitting client "name[addr]"; may be NULL */
+	acct_event_type type;
+	const char *dsn;          /* "5.7.4"; may be NULL */
+	const char *reason;       /* Postfix's text; may be NULL */
+	const char *relay;        /* "mx.example.com[192.0.2.1]:25" or "none"; may be NULL */
+	const char *transport;    /* "postfix/postern-tls-encrypt/smtp"; may be NULL */
+	const char *tls_protocol; /* "TLSv1.3"; NULL = not over TLS */
+	const char *tls_cipher;   /* may be NULL */
+	acct_tls_trust tls_trust;
+	int tls_refused;          /* deferred or blocked for want of TLS */
+} acct_event;
+
+/* A message qmgr gave up on: its recipients still deferred become
+ * ACCT_EVENT_BLOCKED (deferred for want of TLS) or ACCT_EVENT_BOUNCED. */
+typedef struct acct_event_expiry {
+	const char *queue_id;
+	int64_t submitted_at;
+	int64_t time;
+} acct_event_expiry;
+
+/* A message of an account still in Postfix's queue, as the follower
+ * remembers it across its restarts. */
+typedef struct acct_pending_msg {
+	const char *queue_id;
+	const char *account;
+	const char *sender;     /* may be NULL (not yet seen) */
+	const char *message_id; /* may be NULL */
+	const char *client;     /* may be NULL */
+	int64_t submitted_at;
+} acct_pending_msg;
+
+/* Where a log follower is: the file's identity and the offset after
+ * the last line it has taken into account. */
+typedef struct acct_log_pos {
+	int64_t device;
+	int64_t inode;
+	int64_t offset;
+	int64_t updated_at; /* set by the store */
+} acct_log_pos;
+
+/* Everything a follower learned from a stretch of log, recorded in ONE
+ * transaction together with its new position, so that a crash either
+ * keeps both or neither.  Any count may be 0; pos NULL = unchanged. */
+typedef struct acct_event_batch {
+	const acct_event *events;
+	size_t n_events;
+	const acct_event_expiry *expired;
+	size_t n_expired;
+	const acct_pending_msg *opened;  /* inserted or replaced */
+	size_t n_opened;
+	const acct_pending_msg *closed;  /* queue_id and submitted_at only */
+	size_t n_closed;
+	const char *log_name;            /* the followed file's path; needed with pos */
+	const acct_log_pos *pos;
+} acct_event_batch;
+
+/* Record a batch.  ACCT_EINVAL (nothing written) if an event lacks a
+ * queue id, account or recipient, has an unknown type, or a string is
+ * longer than its maximum (queue id ACCT_QUEUE_ID_MAX, addresses
+ * ACCT_EVENT_ADDR_MAX, texts ACCT_EVENT_TEXT_MAX). */
+ACCT_API int acct_event_add(acct_db *db, const acct_event_batch *batch);
+
+/* The saved position of the follower of `log_name`; ACCT_ENOTFOUND if
+ * it never saved one. */
+ACCT_API int acct_logpos_get(acct_db *db, const char *log_name, acct_log_pos *out);
+
+typedef int (*acct_pending_cb)(const acct_pending_msg *msg, void *ctx);
+
+/* The messages in flight, oldest first. */
+ACCT_API int acct_pending_foreach(acct_db *db, acct_pending_cb cb, void *ctx);
+
+typedef struct acct_event_query {
+	const char *account;  /* NULL = every account */
+	int64_t since;        /* 0 = from the beginning (by event time) */
+	int64_t until;        /* 0 = up to now */
+	acct_event_type type; /* ACCT_EVENT_ANY = every type */
+	int limit;            /* 0 = no limit: the newest `limit` events */
+} acct_event_query;
+
+typedef int (*acct_event_cb)(const acct_event *event, void *ctx);
+
+/* Events oldest first (within the limit of the newest).  A callback
+ * returning non-zero stops the iteration, whose result that is. */
+ACCT_API int acct_event_foreach(acct_db *db, const acct_event_query *query, acct_event_cb cb, void *ctx);
+
+#define ACCT_TLS_REPORT_PROTOCOLS 8
+
+/* An account's TLS posture over the final outcomes since a time. */
+typedef struct acct_tls_report {
+	int64_t delivered;       /* recipients delivered */
+	int64_t delivered_tls;   /* ... over TLS */
+	int64_t delivered_clear; /* ... in the clear */
+	int64_t verified;        /* delivered over TLS with ACCT_TRUST_VERIFIED */
+	int64_t unverified;      /* delivered over TLS, any other trust level */
+	int64_t blocked;
+	int64_t bounced;
+	int64_t deferred;        /* still deferred (not final) */
+	size_t n_protocols;      /* delivered over TLS, by protocol, most used first */
+	struct {
+		char protocol[32];
+		int64_t count;
+	} protocols[ACCT_TLS_REPORT_PROTOCOLS]; /* beyond 8 versions: "other" */
+} acct_tls_report;
+
+/* The report of `account` (NULL = every account) since `since` (0 =
+ * all).  The share over TLS is delivered_tls / delivered. */
+ACCT_API int acct_tls_report_get(acct_tls_report *out, acct_db *db, const char *account, int64_t since);
+
+typedef int (*acct_domain_cb)(const char *domain, int64_t count, void *ctx);
+
+/* The recipient domains that received mail of `account` in the clear
+ * since `since`, most recipients first: the ones to look at before
+ * turning on enforced TLS. */
+ACCT_API int acct_tls_cleardomain_foreach(acct_db *db, const char *account, int64_t since,
+                                          acct_domain_cb cb, void *ctx);
+
+/* Delete events older than `before` (by event time; deferred ones of
+ * messages still in flight are kept) and report how many; audited as
+ * "event.prune".  The audit log is not touched. */
+ACCT_API int acct_event_del_before(acct_db *db, int64_t before, int64_t *deleted);
+
 /* Overwrite a secret in memory (OPENSSL_cleanse). */
 ACCT_API void acct_wipe(void *buf, size_t len);
 
