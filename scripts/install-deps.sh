@@ -9,7 +9,7 @@ set -eu
 BUILD="cmake pkg-config gcc clang make libsqlite3-dev liboath-dev libssl-dev libedit-dev libqrencode-dev libjansson-dev"
 TEST="libcmocka-dev libclang-rt-14-dev oathtool sqlite3"
 # The shell's tests
-TEST="$TEST"
+TEST="$TEST python3 oathtool util-linux"
 # The daemon's end-to-end tests (a real Postfix on loopback) and valgrind
 TEST="$TEST valgrind postfix postfix-pcre swaks openssl libnet-ssleay-perl libio-socket-ssl-perl iproute2 python3"
 
