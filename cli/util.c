@@ -157,7 +157,7 @@ int cli_status(int r)
 	}
 }
 
-static void vfail(cli *c, int status, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vfail(cli *c, int status, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
