@@ -1,7 +1,8 @@
 #!/bin/sh
 # The benchmarks of docs/performance.md, in one run on this machine:
 #
-#   bench/run.sh [-t SECONDS] [-n REQUESTS] [-c "1 8 64"] [-o RESULTS] [--no-big] [--no-pin]
+#   bench/run.sh [-t SECONDS] [-n REQUESTS] [-c "1 8 64"] [-o RESULTS] [-k STOREDIR]
+#                [--no-big] [--no-pin]
 #
 # Installs its peers from Debian if missing (dovecot-core, postfwd),
 # builds the project (scripts/build.sh), makes every server's data in a
@@ -16,8 +17,16 @@
 #   postfwd            policy         100 rules "sasl_username==userN and
 #                                     client_address in its /24 -> DUNNO",
 #                                     then REJECT
-#   postern-hookd      auth + policy  100,000 accounts, 1,000,000 keys
-#                                     (skipped with --no-big)
+#   hookd-1M-keys      auth + policy  100,000 accounts, 1,000,000 keys,
+#                                     every 2nd with an allowlist; requests
+#                                     use 100 keys spread over the store
+#                                     (the same working set as above)
+#   hookd-1M-spread    auth           the same store, requests spread over
+#                                     all 1,000,000 keys (nearly every AUTH
+#                                     a key not used in the last minute,
+#                                     so also a last_used_at write)
+# (the big store is skipped with --no-big; -k STOREDIR keeps it there
+# and reuses it on the next run instead of filling it again)
 # Every cell is bounded by SECONDS (default 5) and REQUESTS (default
 # 2,000,000), after one second of warm-up per server, and checks every
 # answer (auth: OK naming the expected user; policy: DUNNO).  With two
@@ -33,6 +42,7 @@ secs=5
 reqs=2000000
 conns="1 8 64"
 out=""
+keep=""
 big=1
 pin=1
 while [ $# -gt 0 ]; do
@@ -41,9 +51,11 @@ while [ $# -gt 0 ]; do
 	-n) reqs=$2; shift 2 ;;
 	-c) conns=$2; shift 2 ;;
 	-o) out=$2; shift 2 ;;
+	-k) keep=$2; shift 2 ;;
 	--no-big) big=0; shift ;;
 	--no-pin) pin=0; shift ;;
-	*) echo "usage: $0 [-t SECONDS] [-n REQUESTS] [-c \"1 8 64\"] [-o RESULTS] [--no-big] [--no-pin]" >&2; exit 64 ;;
+	*) echo "usage: $0 [-t SECONDS] [-n REQUESTS] [-c \"1 8 64\"] [-o RESULTS] [-k STOREDIR] [--no-big] [--no-pin]" >&2
+		exit 64 ;;
 	esac
 done
 
@@ -206,9 +218,23 @@ if [ $have_hookd -eq 1 ]; then
 	say "populating the store: 100 accounts, 1 key each, all with an allowlist"
 	"$POPULATE" -d "$W/small.db" -a 100 -k 1 -i 1 -o "$W/small.creds"
 	if [ $big -eq 1 ]; then
-		say "populating the big store: 100,000 accounts, 1,000,000 keys, every 2nd with an allowlist"
-		"$POPULATE" -d "$W/big.db" -a 100000 -k 10 -i 2 -o "$W/big.creds" 2>"$W/populate-big.log"
-		tail -n 1 "$W/populate-big.log" >&2
+		store=${keep:-$W}
+		mkdir -p "$store"
+		store=$(cd "$store" && pwd)
+		if [ -n "$keep" ] && [ -s "$store/big.db" ] && [ -s "$store/big.creds" ]; then
+			say "reusing the big store in $store"
+		else
+			say "populating the big store: 100,000 accounts, 1,000,000 keys, every 2nd with an allowlist"
+			rm -f "$store/big.db" "$store/big.db-wal" "$store/big.db-shm" "$store/big.creds"
+			if ! "$POPULATE" -d "$store/big.db" -a 100000 -k 10 -i 2 -o "$store/big.creds" 2>"$W/populate-big.log"; then
+				cat "$W/populate-big.log" >&2
+				rm -f "$store/big.db" "$store/big.creds"
+				exit 1
+			fi
+			tail -n 1 "$W/populate-big.log" >&2
+		fi
+		# 100 keys spread evenly over the store: the working set of the small store
+		awk 'NR % 10000 == 1' "$store/big.creds" >"$W/big100.creds"
 	fi
 	: >"$W/hookd.conf"
 fi
@@ -224,7 +250,7 @@ start_hookd() { # db auth_port policy_port log
 }
 if [ $have_hookd -eq 1 ]; then
 	start_hookd "$W/small.db" $P_HOOK_AUTH $P_HOOK_POL "$W/hookd-small.log"
-	[ $big -eq 1 ] && start_hookd "$W/big.db" $P_BIG_AUTH $P_BIG_POL "$W/hookd-big.log"
+	[ $big -eq 1 ] && start_hookd "$store/big.db" $P_BIG_AUTH $P_BIG_POL "$W/hookd-big.log"
 fi
 $SRV_CPU dovecot -c "$W/dv-crypt/dovecot.conf"
 $SRV_CPU dovecot -c "$W/dv-ssha/dovecot.conf"
@@ -250,16 +276,18 @@ dovecot-sha256-crypt auth $P_DV_CRYPT users.creds OK -u
 dovecot-ssha256 auth $P_DV_SSHA users.creds OK -u
 postfwd policy $P_PF_POL users.creds DUNNO"
 [ $have_hookd -eq 1 ] && [ $big -eq 1 ] && servers="$servers
-hookd-1M-keys auth $P_BIG_AUTH big.creds OK -u
-hookd-1M-keys policy $P_BIG_POL big.creds DUNNO"
+hookd-1M-keys auth $P_BIG_AUTH big100.creds OK -u
+hookd-1M-keys policy $P_BIG_POL big100.creds DUNNO
+hookd-1M-spread auth $P_BIG_AUTH $store/big.creds OK -u"
 
 status=0
 : >"$W/results"
 cell() { # secs conns name proto port creds expect [flags]; appends a result line
 	t=$1 c=$2 name=$3 proto=$4 port=$5 creds=$6 exp=$7
+	case "$creds" in /*) ;; *) creds="$W/$creds" ;; esac
 	shift 7
 	# shellcheck disable=SC2086
-	if line=$($GEN_CPU "$LOADGEN" -P "$proto" -s 127.0.0.1:"$port" -k "$W/$creds" -c "$c" -n "$reqs" -t "$t" \
+	if line=$($GEN_CPU "$LOADGEN" -P "$proto" -s 127.0.0.1:"$port" -k "$creds" -c "$c" -n "$reqs" -t "$t" \
 		-e "$exp" "$@" 2>"$W/loadgen.err"); then
 		ok=ok
 	else
@@ -314,6 +342,15 @@ END {
 		c = ceil[f[2] SUBSEP f[3]]
 		ratio = (c > 0) ? sprintf("%6.1f%%", 100 * rps[k] / c) : "      -"
 		printf "%-22s %-7s %5s %10s %9s %9s %10s %7s  %s%s\n", f[1], f[2], f[3], rps[k], p50[k], p99[k], mx[k], ratio, ans[k], chk[k] == "ok" ? "" : "  WRONG"
+	}
+	hdr = 0
+	for (i = 1; i <= n; i++) {
+		k = order[i]; split(k, f, SUBSEP)
+		if (f[1] != "hookd-1M-keys" && f[1] != "hookd-1M-spread") continue
+		s = "postern-hookd" SUBSEP f[2] SUBSEP f[3]
+		if (!(s in rps) || rps[s] == 0) continue
+		if (!hdr) { printf "\nthe big store against the small one (postern-hookd, 100 accounts):\n"; hdr = 1 }
+		printf("%-22s %-7s %5s  req/s %6.1f%%  p99 %6.1f%%\n", f[1], f[2], f[3], 100 * rps[k] / rps[s], (p99[s] > 0) ? 100 * p99[k] / p99[s] : 0)
 	}
 }' "$W/results"
 exit $status
