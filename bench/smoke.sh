@@ -5,10 +5,12 @@
 # protocol and checks that every answer is the expected one, that a
 # wrong expectation is caught, that non-loopback addresses are refused
 # before any connection, and that populate fills a store and writes a
-# 0600 key file in loadgen's format.
-#   smoke.sh LOADGEN NULLSRV POPULATE
+# 0600 key file in loadgen's format.  Given the daemon, also drives
+# postern-hookd on a populated store over unix sockets: every key logs
+# in as its account, policy requests get DUNNO, mangled keys get FAIL.
+#   smoke.sh LOADGEN NULLSRV POPULATE [POSTERN-HOOKD]
 set -u
-loadgen=$1 nullsrv=$2 populate=$3
+loadgen=$1 nullsrv=$2 populate=$3 hookd=${4:-}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-smoke.XXXXXX")
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
@@ -96,6 +98,28 @@ if command -v sqlite3 >/dev/null 2>&1; then
 	n=$(sqlite3 "$dir/p.db" "SELECT count(*) FROM api_key WHERE scopes = 'mail.send'")
 	a=$(sqlite3 "$dir/p.db" "SELECT count(*) FROM ip_allow")
 	[ "$n" = 10 ] && [ "$a" = 2 ] || { fails=$((fails + 1)); echo "FAIL: store has $n keys, $a allowlists (want 10, 2)"; }
+fi
+
+if [ -n "$hookd" ]; then
+	: >"$dir/hookd.conf"
+	"$hookd" -f -c "$dir/hookd.conf" -o database="$dir/p.db" -o key_file="$dir/master.key" \
+		-o auth_listen="unix:$dir/hauth" -o policy_listen="unix:$dir/hpolicy" -o user="$(id -un)" \
+		2>"$dir/hookd.log" &
+	pid=$!
+	i=0
+	while { [ ! -S "$dir/hauth" ] || [ ! -S "$dir/hpolicy" ]; } && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	check "postern-hookd: every key logs in as its account" \
+		"$loadgen" -P auth -s "unix:$dir/hauth" -k "$dir/keys" -c 4 -n 200 -e OK -u
+	has 'answers=OK:200' || { fails=$((fails + 1)); echo "FAIL: hookd auth counts"; cat "$dir/out"; }
+	check "postern-hookd: policy for those accounts and addresses is DUNNO" \
+		"$loadgen" -P policy -s "unix:$dir/hpolicy" -k "$dir/keys" -c 4 -n 200 -e DUNNO
+	# the last character of the secret changed: a key with a wrong checksum
+	awk -F '\t' 'BEGIN { OFS = "\t" } { c = substr($2, length($2)); $2 = substr($2, 1, length($2) - 1) (c == "A" ? "B" : "A"); print }' \
+		"$dir/keys" >"$dir/badkeys"
+	check "postern-hookd: mangled keys FAIL" "$loadgen" -P auth -s "unix:$dir/hauth" -k "$dir/badkeys" -c 2 -n 20 -e FAIL
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	pid=""
 fi
 
 echo "$passes passed, $fails failed"
