@@ -1,0 +1,386 @@
+/*
+ * The log follower (smtp-hook/maillog_follow.c) on real files and a
+ * real database: the recorded Postfix 3.7 log is written to a file
+ * piece by piece (lines split across writes), the file is rotated
+ * between two messages (renamed as "postfix logrotate" does, a last line
+ * written to the old file, a new file created), and the follower, a
+ * child process, is killed with SIGKILL several times mid-stream and
+ * restarted.  The store must end up with exactly the events of one
+ * uninterrupted run over the same lines: none lost, none counted twice.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "maillog.h"
+#include "maillog_follow.h"
+#include "testutil.h"
+
+#define NOW 1796170000 /* 2026-12-02, the recording's date */
+
+static char **lines;
+static size_t nlines;
+
+static void load_lines(void)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/maillog-postfix37.in", SRC_DIR);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char buf[ML_LINE_MAX + 2];
+	lines = calloc(256, sizeof *lines);
+	while (fgets(buf, sizeof buf, f)) {
+		if (buf[0] == '#')
+			continue;
+		assert_true(nlines < 256);
+		lines[nlines++] = strdup(buf);
+	}
+	fclose(f);
+}
+
+static acct_db *open_db(const char *path)
+{
+	acct_open_options o = ACCT_OPEN_OPTIONS_INIT;
+	acct_db *db = NULL;
+	o.actor = "test";
+	if (acct_open(&db, path, &o) != ACCT_OK)
+		fail_msg("acct_open(%s): %s", path, acct_errmsg(db));
+	return db;
+}
+
+static void append(const char *path, const char *data, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, n), (ssize_t)n);
+	close(fd);
+}
+
+/* The follower as a separate process, polling until killed. */
+static pid_t start_follower(const char *dbpath, const char *log, size_t batch)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		acct_db *db = open_db(dbpath);
+		mlf_options o = MLF_OPTIONS_INIT;
+		mlf *f;
+		char err[256];
+		o.batch_lines = batch;
+		if (mlf_open(&f, db, log, &o, err, sizeof err) != ACCT_OK)
+			_exit(3);
+		for (;;) {
+			if (mlf_poll(f, NOW) != ACCT_OK)
+				_exit(4);
+			struct timespec ts = {0, 2000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	return pid;
+}
+
+static void kill_follower(pid_t pid)
+{
+	int status;
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status)); /* it was running, not failed */
+}
+
+/* Wait (bounded) until the follower's saved position is the end of `file`. */
+static void wait_caught_up(const char *dbpath, const char *log, const char *file)
+{
+	struct stat sb;
+	assert_int_equal(stat(file, &sb), 0);
+	acct_db *db = open_db(dbpath);
+	for (int i = 0; i < 5000; i++) {
+		acct_log_pos p;
+		if (acct_logpos_get(db, log, &p) == ACCT_OK && p.inode == (int64_t)sb.st_ino &&
+		    p.offset == (int64_t)sb.st_size)
+			break;
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+		if (i == 4999)
+			fail_msg("the follower did not catch up with %s", file);
+	}
+	acct_close(db);
+}
+
+typedef struct dump {
+	char *buf;
+	size_t len, cap;
+	int n;
+} dump;
+
+static int on_event(const acct_event *e, void *ctx)
+{
+	dump *d = ctx;
+	char line[2048];
+	int n = snprintf(line, sizeof line, "%s %s %s %d %lld %lld %s %s %s %d %d %s\n", e->queue_id, e->account,
+	                 e->recipient, (int)e->type, (long long)e->time, (long long)e->submitted_at,
+	                 e->relay ? e->relay : "-", e->tls_protocol ? e->tls_protocol : "-",
+	                 e->tls_cipher ? e->tls_cipher : "-", (int)e->tls_trust, e->tls_refused,
+	                 e->reason ? e->reason : "-");
+	assert_true(n > 0 && (size_t)n < sizeof line);
+	if (d->len + (size_t)n + 1 > d->cap) {
+		d->cap = (d->cap + (size_t)n + 1) * 2;
+		d->buf = realloc(d->buf, d->cap);
+		assert_non_null(d->buf);
+	}
+	memcpy(d->buf + d->len, line, (size_t)n + 1);
+	d->len += (size_t)n;
+	d->n++;
+	return 0;
+}
+
+static int count_cb(const acct_pending_msg *m, void *ctx)
+{
+	(void)m;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void dump_db(const char *dbpath, dump *d, int *pending)
+{
+	acct_db *db = open_db(dbpath);
+	memset(d, 0, sizeof *d);
+	assert_int_equal(acct_event_foreach(db, NULL, on_event, d), ACCT_OK);
+	*pending = 0;
+	assert_int_equal(acct_pending_foreach(db, count_cb, pending), ACCT_OK);
+	acct_close(db);
+}
+
+/* Where the rotation happens: after the enforced account's bounce (the
+ * line "... 04CF5A7227E: removed"), before the verify account's message. */
+static size_t rotation_index(void)
+{
+	for (size_t i = 0; i < nlines; i++)
+		if (strstr(lines[i], "04CF5A7227E: removed"))
+			return i + 1;
+	fail_msg("rotation point not found");
+	return 0;
+}
+
+static void reference_run(const char *dir, dump *ref, int *ref_pending)
+{
+	char dbpath[512], log[512];
+	snprintf(dbpath, sizeof dbpath, "%s/ref.db", dir);
+	snprintf(log, sizeof log, "%s/ref.log", dir);
+	for (size_t i = 0; i < nlines; i++)
+		append(log, lines[i], strlen(lines[i]));
+	acct_db *db = open_db(dbpath);
+	mlf *f;
+	char err[256];
+	assert_int_equal(mlf_open(&f, db, log, NULL, err, sizeof err), ACCT_OK);
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	mlf_stats st;
+	mlf_get_stats(f, &st);
+	assert_int_equal(st.lines, nlines);
+	assert_int_equal(st.malformed, 0);
+	assert_int_equal(st.lost, 0);
+	mlf_close(f);
+	acct_close(db);
+	dump_db(dbpath, ref, ref_pending);
+}
+
+static void test_rotation_and_kills(void **state)
+{
+	(void)state;
+	char dir[256], dbpath[512], log[512], rotated[600];
+	tmpdir_make(dir, sizeof dir);
+	load_lines();
+	dump ref, got;
+	int ref_pending, got_pending;
+	reference_run(dir, &ref, &ref_pending);
+	/* the recorded log's events: 5 opportunistic, 3 blocked, 4 recipients
+	 * of the mixed message (the deferred one still deferred) */
+	assert_int_equal(ref.n, 12);
+	assert_int_equal(ref_pending, 1);
+	assert_non_null(strstr(ref.buf, "04CF5A7227E enforced carol@clear.test 4 "));
+	assert_non_null(strstr(ref.buf, "53771A72273 alice c@down.test 2 "));
+
+	snprintf(dbpath, sizeof dbpath, "%s/events.db", dir);
+	snprintf(log, sizeof log, "%s/maillog", dir);
+	snprintf(rotated, sizeof rotated, "%s/maillog.20261202-001422", dir);
+	acct_close(open_db(dbpath)); /* create it */
+	size_t rot = rotation_index();
+	pid_t pid = start_follower(dbpath, log, 3);
+	int kills = 0;
+	for (size_t i = 0; i < nlines; i++) {
+		if (i == rot) {
+			/* rotate with the follower stopped mid-file: it must find the
+			 * old file by inode at restart and finish it first */
+			wait_caught_up(dbpath, log, log);
+			kill_follower(pid);
+			kills++;
+			assert_int_equal(rename(log, rotated), 0);
+			/* lines Postfix wrote to the old file before it reopened
+			 * (the second is the verify account's smtpd line) */
+			assert_non_null(strstr(lines[i + 1], "sasl_username=verify"));
+			append(rotated, lines[i], strlen(lines[i]));
+			append(rotated, lines[i + 1], strlen(lines[i + 1]));
+			i += 2;
+			append(log, "", 0); /* the new, empty file */
+			pid = start_follower(dbpath, log, 3);
+		}
+		/* every line in two writes: the follower may see half a line */
+		size_t n = strlen(lines[i]), half = n / 2;
+		append(log, lines[i], half);
+		append(log, lines[i] + half, n - half);
+		if (strstr(lines[i], "53771A72273: client=")) {
+			/* killed between a message's smtpd line and its deliveries:
+			 * only the messages in flight saved in the store tell the
+			 * restarted follower whose they are */
+			wait_caught_up(dbpath, log, log);
+			kill_follower(pid);
+			kills++;
+			pid = start_follower(dbpath, log, 3);
+		} else if (i % 17 == 16) { /* killed without waiting: mid-stream */
+			kill_follower(pid);
+			kills++;
+			pid = start_follower(dbpath, log, 3);
+		}
+	}
+	wait_caught_up(dbpath, log, log);
+	kill_follower(pid);
+	/* a restart with nothing new changes nothing */
+	pid = start_follower(dbpath, log, 3);
+	wait_caught_up(dbpath, log, log);
+	kill_follower(pid);
+	assert_true(kills >= 5);
+
+	dump_db(dbpath, &got, &got_pending);
+	assert_int_equal(got.n, ref.n);
+	assert_int_equal(got_pending, ref_pending);
+	if (strcmp(got.buf, ref.buf) != 0)
+		fail_msg("events differ from an uninterrupted run:\n--- got\n%s--- want\n%s", got.buf, ref.buf);
+	free(got.buf);
+	free(ref.buf);
+	for (size_t i = 0; i < nlines; i++)
+		free(lines[i]);
+	free(lines);
+	tmpdir_remove(dir);
+}
+
+/* In one process: partial lines, an over-long line, rotation by rename
+ * while running, truncation, and a restart that resumes at the saved
+ * offset. */
+static void test_follow_in_process(void **state)
+{
+	(void)state;
+	char dir[256], dbpath[512], log[512], old[600];
+	tmpdir_make(dir, sizeof dir);
+	snprintf(dbpath, sizeof dbpath, "%s/e.db", dir);
+	snprintf(log, sizeof log, "%s/mail.log", dir);
+	snprintf(old, sizeof old, "%s/mail.log.1", dir);
+	acct_db *db = open_db(dbpath);
+	mlf *f;
+	char err[256];
+	mlf_stats st;
+
+	/* no file yet: fine */
+	assert_int_equal(mlf_open(&f, db, log, NULL, err, sizeof err), ACCT_OK);
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+
+	const char *m1[] = {
+	    "Dec  2 09:00:00 mx postfix/submission/smtpd[10]: AAAA000001: client=c[192.0.2.1], sasl_method=PLAIN, "
+	    "sasl_username=acme\n",
+	    "Dec  2 09:00:01 mx postfix/qmgr[11]: AAAA000001: from=<s@acme.example>, size=10, nrcpt=1 (queue "
+	    "active)\n",
+	    "Dec  2 09:00:02 mx postfix/smtp[12]: Trusted TLS connection established to mx.b.example[192.0.2.2]:25: "
+	    "TLSv1.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits)\n",
+	    "Dec  2 09:00:03 mx postfix/smtp[12]: AAAA000001: to=<r@b.example>, relay=mx.b.example[192.0.2.2]:25, "
+	    "delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n",
+	    "Dec  2 09:00:03 mx postfix/qmgr[11]: AAAA000001: removed\n"};
+	/* the smtpd line and half the qmgr line */
+	append(log, m1[0], strlen(m1[0]));
+	append(log, m1[1], 20);
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	acct_log_pos p;
+	assert_int_equal(acct_logpos_get(db, log, &p), ACCT_OK);
+	assert_int_equal(p.offset, (int64_t)strlen(m1[0])); /* the half line is not taken */
+	/* an over-long line in between is skipped whole */
+	char *big = malloc(20000);
+	memset(big, 'x', 19999);
+	big[19998] = '\n';
+	big[19999] = '\0';
+	append(log, m1[1] + 20, strlen(m1[1]) - 20);
+	append(log, big, 10000);
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	append(log, big + 10000, 9999);
+	free(big);
+	append(log, m1[2], strlen(m1[2]));
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	mlf_get_stats(f, &st);
+	assert_int_equal(st.malformed, 1);
+	assert_int_equal(st.lines, 4);
+
+	/* rotated while running: the delivery line goes to the old file,
+	 * "removed" to the new one */
+	append(log, m1[3], strlen(m1[3]));
+	assert_int_equal(rename(log, old), 0);
+	append(log, m1[4], strlen(m1[4]));
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	mlf_get_stats(f, &st);
+	assert_int_equal(st.rotations, 1);
+	assert_int_equal(st.events, 1);
+	dump d;
+	int pending;
+	mlf_close(f);
+	acct_close(db);
+	dump_db(dbpath, &d, &pending);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(pending, 0);
+	assert_non_null(strstr(d.buf, "AAAA000001 acme r@b.example 1 "));
+	assert_non_null(strstr(d.buf, " TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 4 0 250 ok"));
+	free(d.buf);
+
+	/* a restart resumes at the saved offset of the new file */
+	db = open_db(dbpath);
+	assert_int_equal(mlf_open(&f, db, log, NULL, err, sizeof err), ACCT_OK);
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	mlf_get_stats(f, &st);
+	assert_int_equal(st.lines, 0);
+	/* truncated in place (copytruncate), noticed, then new lines */
+	assert_int_equal(truncate(log, 0), 0);
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	const char *m2 = "Dec  2 09:10:00 mx postfix/submission/smtpd[10]: AAAA000002: client=c[192.0.2.1], "
+	                 "sasl_method=PLAIN, sasl_username=acme\n";
+	append(log, m2, strlen(m2));
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	mlf_get_stats(f, &st);
+	assert_int_equal(st.lines, 1);
+	mlf_close(f);
+	acct_close(db);
+	dump_db(dbpath, &d, &pending);
+	assert_int_equal(pending, 1);
+	free(d.buf);
+
+	/* bad arguments get one clear error */
+	assert_int_equal(mlf_open(&f, NULL, log, NULL, err, sizeof err), ACCT_EINVAL);
+	assert_null(f);
+	assert_non_null(strstr(err, "path of 1 to"));
+	mlf_close(NULL);
+	tmpdir_remove(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_follow_in_process),
+	    cmocka_unit_test(test_rotation_and_kills),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
