@@ -234,6 +234,23 @@ int acct_schema_version(const acct_db *db)
 	return db ? db->schema_version : 0;
 }
 
+int acct_data_version(int64_t *out, acct_db *db)
+{
+	int r;
+
+	if (out == NULL)
+		return ACCT_EINVAL;
+	*out = 0;
+	if (db == NULL)
+		return ACCT_EINVAL;
+	acct__clear(db);
+	if (db->st == NULL || db->st->ops == NULL)
+		return acct__err(db, ACCT_EUNAVAIL, "the store is not open");
+	if ((r = STORE(db)->data_version(db->st, out)) != ACCT_OK)
+		return acct__store_err(db, r);
+	return ACCT_OK;
+}
+
 int acct_schema_latest(void)
 {
 	return acct_migration_count;

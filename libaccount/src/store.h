@@ -184,6 +184,8 @@ typedef struct store_ops {
 	int (*tls_report)(store *st, const char *account, int64_t since, acct_tls_report *out);
 	int (*cleardomain_foreach)(store *st, const char *account, int64_t since, acct_domain_cb cb, void *ctx);
 	int (*event_prune)(store *st, int64_t before, int64_t *deleted);
+	/* changes whenever another connection has committed (acct_data_version) */
+	int (*data_version)(store *st, int64_t *out);
 } store_ops;
 
 /* What every backend's handle starts with. */

@@ -67,6 +67,7 @@ enum q {
 	Q_TLS_PROTOCOLS,
 	Q_CLEAR_DOMAINS,
 	Q_EVENT_PRUNE,
+	Q_DATA_VERSION,
 	Q_COUNT
 };
 
@@ -140,6 +141,7 @@ static const char *const sql_text[Q_COUNT] = {
 	                      "AND used_at IS NULL ORDER BY id",
 	[Q_RECOVERY_USE] = "UPDATE recovery_code SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
 	[Q_RECOVERY_COUNT] = "SELECT count(*) FROM recovery_code WHERE user_id = ?1 AND used_at IS NULL",
+	[Q_DATA_VERSION] = "PRAGMA data_version",
 	/* delivery events: a deferral is replaced by anything newer or final;
 	 * a final outcome only by a final one (the same line read again) */
 	[Q_EVENT_PUT] = "INSERT INTO event (time, submitted_at, queue_id, account, login, sender, recipient, "
@@ -1405,6 +1407,23 @@ static int sq_event_prune(store *st, int64_t before, int64_t *deleted)
 	return r;
 }
 
+/* Changes when another connection commits (SQLite's data_version). */
+static int sq_data_version(store *st, int64_t *out)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r, rc;
+
+	if ((r = prep(s, Q_DATA_VERSION, &q)) != ACCT_OK)
+		return r;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(q, 0);
+	r = rc == SQLITE_ROW ? ACCT_OK : fail(s, rc, "reading the data version");
+	done(q);
+	return r;
+}
+
 const store_ops store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1458,6 +1477,7 @@ const store_ops store_sqlite = {
 	.tls_report = sq_tls_report,
 	.cleardomain_foreach = sq_cleardomain_foreach,
 	.event_prune = sq_event_prune,
+	.data_version = sq_data_version,
 };
 
 const store_ops *const store_backends[] = {&store_sqlite, NULL};

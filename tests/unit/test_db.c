@@ -295,6 +295,31 @@ static void test_actor_and_strerror(void **state)
 	assert_int_equal(acct_now(fx->db), fx->now);
 }
 
+/* acct_data_version: moves when another handle commits, not for our own
+ * changes, not when nothing happened. */
+static void test_data_version(void **state)
+{
+	fixture *fx = FX(state);
+	acct_db *other = fx_open(fx);
+	int64_t v1, v2, o1, o2;
+
+	assert_int_equal(acct_data_version(&v1, fx->db), ACCT_OK);
+	assert_int_equal(acct_data_version(&v2, fx->db), ACCT_OK);
+	assert_true(v1 == v2);
+	assert_int_equal(acct_account_add(fx->db, "mine", NULL), ACCT_OK);
+	assert_int_equal(acct_data_version(&v2, fx->db), ACCT_OK);
+	assert_true(v1 == v2); /* our own commit */
+	assert_int_equal(acct_data_version(&o1, other), ACCT_OK);
+	assert_int_equal(acct_account_add(other, "theirs", NULL), ACCT_OK);
+	assert_int_equal(acct_data_version(&v2, fx->db), ACCT_OK);
+	assert_true(v1 != v2); /* another handle's commit */
+	assert_int_equal(acct_data_version(&o2, other), ACCT_OK);
+	assert_true(o1 == o2);
+	assert_int_equal(acct_data_version(NULL, fx->db), ACCT_EINVAL);
+	assert_int_equal(acct_data_version(&v1, NULL), ACCT_EINVAL);
+	acct_close(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +337,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unreadable_file, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_two_writers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_actor_and_strerror, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_data_version, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,6 +126,15 @@ ACCT_API unsigned int acct_warnings(const acct_db *db);
 ACCT_API int acct_schema_version(const acct_db *db);
 ACCT_API int acct_schema_latest(void);
 
+/* A number that changes whenever another handle, in this process or
+ * another, has committed a change to the database since this handle
+ * last looked; this handle's own changes leave it alone.  Cheap (no
+ * query of the tables): a long-running reader such as the hook daemon
+ * calls it before each use of what it cached, so that a change made
+ * in the shell takes effect on its very next request.  ACCT_OK, or
+ * ACCT_EBUSY / ACCT_EUNAVAIL when the store cannot answer. */
+ACCT_API int acct_data_version(int64_t *out, acct_db *db);
+
 /* Who the audit log names for this handle's changes, e.g. "os:alice"
  * or "user:bob@example.com".  Copied.  ACCT_EINVAL if empty or > 128 bytes. */
 ACCT_API int acct_set_actor(acct_db *db, const char *actor);
