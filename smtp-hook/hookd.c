@@ -2,10 +2,13 @@
  * The daemon's handle on the store (see hookd.h).  The store is opened
  * lazily, never created, and reopened when it failed or when the file
  * at the configured path is no longer the one we have open (restored
- * from a backup, moved away, deleted): a stat(2) per request, so the
- * daemon never keeps answering from a file the administrator replaced.
+ * from a backup, moved away, deleted): one stat(2) per request, so the
+ * daemon never answers from a file the administrator replaced.  (Changes
+ * made in the file, by the shell, are seen on the very next request
+ * too: see cache.h.)
  */
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "hookd.h"
@@ -15,6 +18,20 @@ static void db_close(hookd *h)
 {
 	acct_close(h->db);
 	h->db = NULL;
+	if (h->cache)
+		cache_clear(h->cache); /* a new handle's data version means nothing to the old entries */
+}
+
+int hookd_init(hookd *h)
+{
+	return (h->cache = cache_new()) == NULL ? -1 : 0;
+}
+
+void hookd_fini(hookd *h)
+{
+	db_close(h);
+	cache_free(h->cache);
+	h->cache = NULL;
 }
 
 acct_db *hookd_db(hookd *h)
@@ -73,5 +90,26 @@ void hookd_reset(hookd *h)
 
 int hookd_auth(hookd *h, acct_verdict *out, const char *user, const char *pass, const char *client_address)
 {
-	return acct_auth_decide(out, h->db, user, pass, client_address);
+	acct_apikey *k = NULL;
+	int64_t now;
+	int r;
+
+	/* Only API-key logins are cached: password logins are rare and their
+	 * scrypt cost is the point. */
+	if (strcasecmp(user, "apikey") != 0)
+		return acct_auth_decide(out, h->db, user, pass, client_address);
+	if (cache_sync(h->cache, h->db) != ACCT_OK) {
+		memset(out, 0, sizeof(*out));
+		out->kind = ACCT_TEMPFAIL;
+		out->reason = ACCT_R_STORE_UNAVAILABLE;
+		return ACCT_OK;
+	}
+	now = acct_now(h->db);
+	if (cache_auth_get(h->cache, out, pass, client_address, now))
+		return ACCT_OK;
+	r = acct_auth_decide(out, h->db, user, pass, client_address);
+	if (r == ACCT_OK && out->kind == ACCT_ALLOW && acct_apikey_get(&k, h->db, out->key_id) == ACCT_OK)
+		cache_auth_put(h->cache, out, pass, client_address, k->expires_at, now);
+	acct_apikey_free(k);
+	return r;
 }

@@ -12,16 +12,22 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "cache.h"
 #include "conf.h"
 
 typedef struct hookd {
 	hookd_conf conf;
 	acct_db *db;
+	cache *cache;  /* allows, validated against the store before each use */
 	dev_t db_dev; /* the file we have open, to notice a replaced one */
 	ino_t db_ino;
 	time_t retry_at;  /* when to try opening the store again */
 	time_t warned_at; /* last "cannot open" message, to keep the log readable */
 } hookd;
+
+/* Set up and tear down (the cache); 0 or -1 when out of memory. */
+int hookd_init(hookd *h);
+void hookd_fini(hookd *h);
 
 /* The store, or NULL when it cannot be used now (fail closed). */
 acct_db *hookd_db(hookd *h);
@@ -33,7 +39,8 @@ void hookd_db_failed(hookd *h);
 /* Drop the handle and retry at once (after SIGHUP). */
 void hookd_reset(hookd *h);
 
-/* The AUTH decision: acct_auth_decide on the open store. */
+/* The AUTH decision: acct_auth_decide on the open store, or the cache's
+ * answer when nothing changed since it was made. */
 int hookd_auth(hookd *h, acct_verdict *out, const char *user, const char *pass, const char *client_address);
 
 /* Policy delegation decision for one RCPT (see policy.c).  `action`

@@ -36,6 +36,7 @@ struct conn {
 	void *ctx;
 	int fd;
 	int closing; /* close once the output is flushed */
+	uint32_t events; /* what epoll watches now, to skip needless epoll_ctl calls */
 	time_t last;
 	char peer[64];
 	char *in;
@@ -265,8 +266,11 @@ static void set_events(conn *c)
 	struct epoll_event ev = {0};
 
 	ev.events = (c->closing ? 0 : EPOLLIN) | (c->outlen ? EPOLLOUT : 0) | EPOLLRDHUP;
+	if (ev.events == c->events)
+		return;
 	ev.data.ptr = c;
 	epoll_ctl(c->l->ep, EPOLL_CTL_MOD, c->fd, &ev);
+	c->events = ev.events;
 }
 
 static void accept_one(loop *l, listener *li)
@@ -322,6 +326,7 @@ static void accept_one(loop *l, listener *li)
 	l->nconns++;
 	ev.events = EPOLLIN | EPOLLRDHUP;
 	ev.data.ptr = c;
+	c->events = ev.events;
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		conn_free(c);
 		return;

@@ -195,8 +195,13 @@ int main(int argc, char **argv)
 	}
 
 	log_init(o.foreground, (int)h.conf.debug);
+	if (hookd_init(&h) != 0) {
+		hlog(LOG_ERR, "out of memory");
+		return 71;
+	}
 	if (loop_new(&l, (int)h.conf.max_connections, (int)h.conf.idle_timeout, on_signal, &run) != 0) {
 		hlog(LOG_ERR, "cannot set up the event loop: %s", strerror(errno));
+		hookd_fini(&h);
 		return 71;
 	}
 	mode = (mode_t)strtol(h.conf.socket_mode, NULL, 8);
@@ -206,11 +211,13 @@ int main(int argc, char **argv)
 	     loop_listen(l, h.conf.policy_listen, &policy_proto, &h, mode, err, sizeof(err)) != 0)) {
 		hlog(LOG_ERR, "%s", err);
 		loop_free(l);
+		hookd_fini(&h);
 		return 71;
 	}
 	if (drop_privileges(h.conf.user, err, sizeof(err)) != 0) {
 		hlog(LOG_ERR, "%s", err);
 		loop_free(l);
+		hookd_fini(&h);
 		return 71;
 	}
 	if (!o.foreground)
@@ -220,7 +227,7 @@ int main(int argc, char **argv)
 	     h.conf.policy_listen[0] ? h.conf.policy_listen : "off");
 	c = loop_run(l);
 	loop_free(l);
-	acct_close(h.db);
+	hookd_fini(&h);
 	hlog(LOG_INFO, "stopped");
 	return c == 0 ? 0 : 71;
 }

@@ -40,14 +40,18 @@ static void decide(hookd *h, const policy_facts *f, char *action, size_t len)
 	acct_tls tls;
 	const char *route;
 	acct_db *db;
+	int64_t now;
 	int r;
 
 	if (f->sasl_username == NULL || *f->sasl_username == '\0') {
 		snprintf(action, len, "DUNNO");
 		return;
 	}
-	if ((db = hookd_db(h)) == NULL)
+	if ((db = hookd_db(h)) == NULL || cache_sync(h->cache, db) != ACCT_OK)
 		goto tempfail;
+	now = acct_now(db);
+	if (cache_rcpt_get(h->cache, &tls, f->sasl_username, f->client_address, now))
+		goto route;
 	r = acct_account_check(&v, db, f->sasl_username, f->client_address);
 	if (r != ACCT_OK || v.kind == ACCT_TEMPFAIL) {
 		hookd_db_failed(h);
@@ -65,12 +69,14 @@ static void decide(hookd *h, const policy_facts *f, char *action, size_t len)
 		hookd_db_failed(h);
 		goto tempfail;
 	}
+	cache_rcpt_put(h->cache, &tls, f->sasl_username, f->client_address, now);
+route:
 	route = route_for(&h->conf, &tls);
 	if (route == NULL)
 		snprintf(action, len, "DUNNO");
 	else
 		snprintf(action, len, "FILTER %s:", route);
-	hlog(LOG_DEBUG, "policy: account=%s client=%s tls=%s: %s", v.account,
+	hlog(LOG_DEBUG, "policy: account=%s client=%s tls=%s: %s", f->sasl_username,
 	     f->client_address ? f->client_address : "-", acct_tls_mode_name(tls.mode), action);
 	return;
 tempfail:
