@@ -83,6 +83,8 @@ static int cmd_tls_set(cli *c, int argc, char **argv)
 	return print_tls(c, pos[0], &t, said);
 }
 
+int cli_cmd_tls_report(cli *c, int argc, char **argv); /* cli/cmd_events.c */
+
 static const cli_cmd cmds[] = {
 	{"show", "ACCOUNT", "show an account's TLS requirement", "tls show acme", cmd_tls_show, CLI_F_SELF, "",
 	 {CLI_ARG_ACCOUNT, CLI_ARG_NONE, CLI_ARG_NONE}},
@@ -90,6 +92,8 @@ static const cli_cmd cmds[] = {
 	 "change an account's TLS requirement (--mode none asks first)",
 	 "tls set acme --mode enforced --require-valid-cert on", cmd_tls_set, CLI_F_SELF,
 	 "--mode= --require-valid-cert= --min-version= --yes", {CLI_ARG_ACCOUNT, CLI_ARG_NONE, CLI_ARG_NONE}},
+	{"report", "ACCOUNT [--since TIME]", "an account's TLS posture: share delivered over TLS, versions, blocked, clear-text domains",
+	 "tls report acme --since 30d", cli_cmd_tls_report, CLI_F_SELF, "--since=", {CLI_ARG_ACCOUNT, CLI_ARG_NONE, CLI_ARG_NONE}},
 	{NULL, NULL, NULL, NULL, NULL, 0, NULL, {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},
 };
 

@@ -15,6 +15,7 @@
 
 extern const cli_group cli_group_account, cli_group_user, cli_group_2fa, cli_group_apikey, cli_group_ip,
 	cli_group_tls, cli_group_audit, cli_group_help, cli_group_quit, cli_group_exit;
+extern const cli_group cli_group_events; /* cli/cmd_events.c */
 /* The Postfix integration (cli/cmd_postfix.c) adds its group here. */
 
 const cli_group *const cli_groups[] = {
@@ -25,6 +26,7 @@ const cli_group *const cli_groups[] = {
 	&cli_group_ip,
 	&cli_group_tls,
 	&cli_group_audit,
+	&cli_group_events,
 	/* &cli_group_postfix, */
 	&cli_group_help,
 	&cli_group_quit,
