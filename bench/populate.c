@@ -14,7 +14,8 @@
  *     apikey <tab> KEY <tab> ACCOUNT <tab> CLIENT_ADDRESS
  * with an address the account's allowlist admits, so that every AUTH
  * and every policy request of a run should be allowed.  The database
- * must not exist yet.  Progress and the time taken go to stderr.
+ * must not exist yet; on any failure both files are removed.  Progress
+ * and the time taken go to stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -178,5 +179,17 @@ out:
 		status = 1;
 	}
 	acct_close(db);
+	if (status != 0) {
+		/* nothing half-made: the database did not exist before, the key file is ours */
+		char side[4096];
+
+		(void)unlink(keypath);
+		(void)unlink(dbpath);
+		snprintf(side, sizeof(side), "%s-wal", dbpath);
+		(void)unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", dbpath);
+		(void)unlink(side);
+		fprintf(stderr, "populate: nothing kept\n");
+	}
 	return status;
 }

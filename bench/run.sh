@@ -114,6 +114,7 @@ fi
 W=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$W" # Dovecot's and postfwd's unprivileged processes read their files here
 pids=""
+# shellcheck disable=SC2317 # run by the trap
 cleanup() {
 	set +e
 	for f in "$W/dv-crypt/run/master.pid" "$W/dv-ssha/run/master.pid" "$W/postfwd.pid"; do
@@ -122,7 +123,7 @@ cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	for p in $pids; do
 		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -9 "$p" 2>/dev/null
 	done
 	rm -rf "$W"
@@ -176,7 +177,8 @@ chgrp dovecot "$W/dv-crypt.users" "$W/dv-ssha.users"
 chmod 640 "$W/dv-crypt.users" "$W/dv-ssha.users"
 
 dovecot_conf() { # name port scheme
-	mkdir -p -m 755 "$W/$1" "$W/$1/run" "$W/$1/state"
+	mkdir -p "$W/$1/run" "$W/$1/state"
+	chmod 755 "$W/$1" "$W/$1/run" "$W/$1/state"
 	cat >"$W/$1/dovecot.conf" <<EOF
 # Auth-only Dovecot for the benchmarks: no mail protocols, one auth
 # listener on loopback, passwd-file with $3 hashes, no auth cache.

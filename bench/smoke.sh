@@ -51,7 +51,11 @@ while [ ! -s "$dir/ready" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 check "nullsrv reports its unix listeners" grep -q "^auth unix:$dir/auth\$" "$dir/ready"
 
 check "auth over a unix socket: 300 OK" "$loadgen" -P auth -s "unix:$dir/auth" -k "$dir/creds" -c 3 -n 300 -t 10 -e OK
-has 'requests=300 answered=300 errors=0' && has 'answers=OK:300' || { fails=$((fails + 1)); echo "FAIL: auth counts"; cat "$dir/out"; }
+if ! has 'requests=300 answered=300 errors=0' || ! has 'answers=OK:300'; then
+	fails=$((fails + 1))
+	echo "FAIL: auth counts"
+	cat "$dir/out"
+fi
 check "policy over a unix socket: 300 DUNNO" "$loadgen" -P policy -s "unix:$dir/policy" -k "$dir/creds" -c 3 -n 300 -t 10 -e DUNNO
 has 'answers=DUNNO:300' || { fails=$((fails + 1)); echo "FAIL: policy counts"; cat "$dir/out"; }
 check "unauthenticated policy requests" "$loadgen" -P policy -s "unix:$dir/policy" -c 2 -n 50 -e DUNNO
@@ -97,7 +101,10 @@ refuses "populate refuses an existing database" 1 "exists" "$populate" -d "$dir/
 if command -v sqlite3 >/dev/null 2>&1; then
 	n=$(sqlite3 "$dir/p.db" "SELECT count(*) FROM api_key WHERE scopes = 'mail.send'")
 	a=$(sqlite3 "$dir/p.db" "SELECT count(*) FROM ip_allow")
-	[ "$n" = 10 ] && [ "$a" = 2 ] || { fails=$((fails + 1)); echo "FAIL: store has $n keys, $a allowlists (want 10, 2)"; }
+	if [ "$n" != 10 ] || [ "$a" != 2 ]; then
+		fails=$((fails + 1))
+		echo "FAIL: store has $n keys, $a allowlists (want 10, 2)"
+	fi
 fi
 
 if [ -n "$hookd" ]; then
