@@ -1,8 +1,10 @@
 #!/bin/sh
-# Record real Postfix log lines for the maillog parser's golden files.
-# Not part of the test run: run it by hand (as root, Debian 12 with
-# postfix, postfix-pcre and swaks installed) when the recorded lines need
-# renewing; it prints the private instance's maillog on stdout.
+# Record real Postfix log lines: for the maillog parser's golden files
+# (run by hand when they need renewing: maillog-postfix37.in) and for the
+# end-to-end test of delivery events (test_events_e2e.py, every run).
+# Needs root and Debian 12's postfix, postfix-pcre and swaks
+# (scripts/install-deps.sh --test); prints the private instance's maillog
+# on stdout.
 #
 # It starts the e2e test instance (tests/e2e/postfix-instance.sh) inside
 # `unshare --net`, a stand-in for postern-hookd (record_hookd.py), and the
@@ -14,6 +16,9 @@
 # one (blocked), TLS 1.3 to a TLS 1.2 sink (blocked), one message to five
 # recipients with mixed outcomes (sent, sent over TLS, deferred, bounced
 # by the error transport, discarded), and an unauthenticated attempt.
+# RECORD_FAST=1 skips the wait for retries of the deferred recipient;
+# RECORD_SINKS=DIR keeps each sink's log.jsonl there (the e2e test of
+# delivery events, tests/proto/test_events_e2e.py, uses both).
 # usage: record-maillog.sh > maillog
 set -eu
 if [ "${RECORD_IN_NS:-}" != 1 ]; then
@@ -75,8 +80,27 @@ send verify ver@clear.test dave@untrusted.test
 send t13 t13@clear.test erin@tls.test
 send alice alice@clear.test a@clear.test,b@tls13.test,c@down.test,d@bounce.test,e@discard.test
 swaks --server 127.0.0.1:12525 --tls --from anon@clear.test --to x@clear.test >/dev/null 2>&1 || true
-# let deliveries, bounces and one retry of the deferred recipient happen
-sleep 12
-postfix -c "$pf" flush >/dev/null 2>&1 || true
-sleep 3
-cat "$dir/pf/log/maillog"
+# Wait (bounded) for every outcome: 8 account messages and 3 bounces
+# removed, the mixed message's four recipients logged.
+log=$dir/pf/log/maillog
+n=0
+until [ "$(grep -c ': removed$' "$log")" -ge 11 ] && grep -q 'to=<c@down.test>.*status=deferred' "$log" &&
+	grep -q 'to=<a@clear.test>.*status=sent' "$log" && grep -q 'to=<b@tls13.test>.*status=sent' "$log" &&
+	grep -q 'to=<e@discard.test>.*status=sent' "$log"; do
+	n=$((n + 1))
+	[ $n -le 600 ] || { echo "record-maillog: Postfix did not finish the scenarios" >&2; cat "$log" >&2; exit 1; }
+	sleep 0.1
+done
+if [ -z "${RECORD_FAST:-}" ]; then
+	# the recording also keeps two retries of the deferred recipient
+	sleep 12
+	postfix -c "$pf" flush >/dev/null 2>&1 || true
+	sleep 3
+fi
+# what the sinks received, with the TLS they saw (sink.py's log.jsonl)
+if [ -n "${RECORD_SINKS:-}" ]; then
+	for port in 20025 20026 20027 20028 20030; do
+		cp "$dir/sink$port/log.jsonl" "$RECORD_SINKS/sink$port.jsonl" 2>/dev/null || true
+	done
+fi
+cat "$log"
