@@ -257,7 +257,7 @@ static int cmpstr(const void *a, const void *b)
 static unsigned char complete_fn(EditLine *el, int ch)
 {
 	const LineInfo *li = el_line(el);
-	char line[CLI_LINE_MAX], *w[CLI_ARGS_MAX + 1], *p;
+	char line[CLI_LINE_MAX], prefix[CLI_LINE_MAX], *w[CLI_ARGS_MAX + 1], *p;
 	size_t len = (size_t)(li->cursor - li->buffer), common;
 	struct cands s;
 	int nw = 0;
@@ -274,8 +274,9 @@ static unsigned char complete_fn(EditLine *el, int ch)
 	p = line + len;
 	while (p > line && p[-1] != ' ' && p[-1] != '\t')
 		p--;
-	s.prefix = p;
-	s.plen = strlen(p);
+	memcpy(prefix, p, strlen(p) + 1);
+	s.prefix = prefix;
+	s.plen = strlen(prefix);
 	*p = '\0';
 	for (char *q = strtok_r(line, " \t", &p); q && nw < CLI_ARGS_MAX; q = strtok_r(NULL, " \t", &p))
 		w[nw++] = q;
