@@ -1,8 +1,9 @@
 /*
  * events ACCOUNT [--since TIME] [--type T] [--limit N]: what happened to
  * each recipient of the account's mail (delivered, deferred, bounced,
- * blocked), with the remote host and the TLS details, oldest first
- * within the newest N (50 unless --limit; 0 = all).
+ * blocked), with the remote host and the TLS details, joined with the
+ * account's denied SMTP AUTH and RCPT attempts from the audit log
+ * (denied), oldest first within the newest N (50 unless --limit; 0 = all).
  * tls report ACCOUNT [--since TIME]: the account's TLS posture from those
  * events (its entry is in cmd_tls.c's table).  The events come from the
  * Postfix log follower (docs/events.md).
@@ -31,20 +32,52 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-struct list {
-	cli_table *t;
-	json_t *arr;
+/* Events and denied attempts, as JSON objects, each with its time. */
+struct item {
+	int64_t time;
+	json_t *o;
 };
+
+struct list {
+	struct item *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void push(struct list *l, int64_t time, json_t *o)
+{
+	if (!o) {
+		l->oom = 1;
+		return;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct item *v = realloc(l->v, cap * sizeof(*v));
+		if (!v) {
+			json_decref(o);
+			l->oom = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].time = time;
+	l->v[l->n++].o = o;
+}
+
+static void list_free(struct list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		json_decref(l->v[i].o);
+	free(l->v);
+}
 
 static int one(const acct_event *e, void *ctx)
 {
-	struct list *l = ctx;
-	char t[32], tls[160];
-
-	if (l->arr) {
-		json_t *o = json_pack("{s:I, s:o, s:s, s:s, s:s, s:s}", "id", (json_int_t)e->id, "time",
-		                      cli_json_time(e->time), "type", type_name(e->type), "queue_id", e->queue_id,
-		                      "account", e->account, "recipient", e->recipient);
+	json_t *o = json_pack("{s:I, s:o, s:s, s:s, s:s, s:s}", "id", (json_int_t)e->id, "time", cli_json_time(e->time),
+	                      "type", type_name(e->type), "queue_id", e->queue_id, "account", e->account, "recipient",
+	                      e->recipient);
+	if (o) {
 		json_object_set_new(o, "submitted_at", cli_json_time(e->submitted_at));
 		json_object_set_new(o, "sender", str_or_null(e->sender));
 		json_object_set_new(o, "message_id", str_or_null(e->message_id));
@@ -61,18 +94,52 @@ static int one(const acct_event *e, void *ctx)
 		else
 			json_object_set_new(o, "tls", json_null());
 		json_object_set_new(o, "tls_refused", json_boolean(e->tls_refused));
-		json_array_append_new(l->arr, o);
-	} else {
-		const char *when = cli_time(t, e->time);
-		if (e->tls_protocol)
-			snprintf(tls, sizeof(tls), "%s %s", e->tls_protocol, trust_name(e->tls_trust));
-		else
-			snprintf(tls, sizeof(tls), "clear");
-		const char *row[] = {when ? when : "-", type_name(e->type), e->queue_id, e->recipient,
-		                     e->relay ? e->relay : "-", tls, e->reason ? e->reason : ""};
-		cli_table_row(l->t, row);
 	}
+	push(ctx, e->time, o);
 	return 0;
+}
+
+/* The denied SMTP AUTH and RCPT attempts of the audit log. */
+static int one_denied(const acct_audit_entry *a, void *ctx)
+{
+	if (strcmp(a->action, "auth.deny") != 0 && strcmp(a->action, "rcpt.deny") != 0)
+		return 0;
+	json_t *o = json_pack("{s:I, s:o, s:s, s:s}", "id", (json_int_t)a->id, "time", cli_json_time(a->time), "type",
+	                      "denied", "action", a->action);
+	if (o) {
+		json_object_set_new(o, "account", str_or_null(a->account));
+		json_object_set_new(o, "target", str_or_null(a->target));
+		json_object_set_new(o, "address", str_or_null(a->address));
+		json_object_set_new(o, "reason", str_or_null(a->detail));
+	}
+	push(ctx, a->time, o);
+	return 0;
+}
+
+static const char *field(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "-";
+}
+
+static void table_row(cli_table *t, json_t *o)
+{
+	char tls[160];
+	json_t *x = json_object_get(o, "tls");
+	const char *type = field(o, "type");
+	int denied = !strcmp(type, "denied");
+
+	if (denied)
+		snprintf(tls, sizeof(tls), "-");
+	else if (json_is_object(x))
+		snprintf(tls, sizeof(tls), "%s %s", field(x, "protocol"), field(x, "trust"));
+	else
+		snprintf(tls, sizeof(tls), "clear");
+	const char *row[] = {field(o, "time"), denied ? field(o, "action") : type, denied ? "-" : field(o, "queue_id"),
+	                     denied ? field(o, "target") : field(o, "recipient"),
+	                     denied ? field(o, "address") : field(o, "relay"), tls,
+	                     json_is_string(json_object_get(o, "reason")) ? field(o, "reason") : ""};
+	cli_table_row(t, row);
 }
 
 static int parse_limit(cli *c, const char *limit, int *out)
@@ -97,8 +164,9 @@ static int cmd_events(cli *c, int argc, char **argv)
 	                        {"--limit", 1, &limit, NULL},
 	                        {NULL, 0, NULL, NULL}};
 	acct_event_query q;
-	struct list l = {NULL, NULL};
-	int r;
+	acct_audit_query aq;
+	struct list ev = {NULL, 0, 0, 0}, den = {NULL, 0, 0, 0};
+	int r, want_events = 1, want_denied = 1;
 
 	if ((r = cli_parse(c, argc, argv, opts, pos, 1, 1)) != 0)
 		return r;
@@ -108,34 +176,70 @@ static int cmd_events(cli *c, int argc, char **argv)
 	q.account = pos[0]; /* events outlive a deleted account, as the audit log does */
 	q.limit = 50;
 	if (type) {
-		int found = 0;
+		int found = !strcmp(type, "denied");
 		for (int i = ACCT_EVENT_DELIVERED; i <= ACCT_EVENT_BLOCKED; i++)
 			if (!strcmp(type, type_names[i])) {
 				q.type = (acct_event_type)i;
 				found = 1;
 			}
 		if (!found)
-			return cli_fail(c, EX_USAGE, "--type takes delivered, deferred, bounced or blocked, not '%.40s'",
-			                type);
+			return cli_fail(c, EX_USAGE,
+			                "--type takes delivered, deferred, bounced, blocked or denied, not '%.40s'", type);
+		want_denied = !strcmp(type, "denied");
+		want_events = !want_denied;
 	}
 	if (since && (r = acct_since_parse(&q.since, c->db, since)) != ACCT_OK)
 		return cli_acct_fail(c, r);
 	if (limit && (r = parse_limit(c, limit, &q.limit)) != 0)
 		return r;
-	if (c->json)
-		l.arr = json_array();
-	else
-		l.t = cli_table_new(7, hdr);
-	if ((r = acct_event_foreach(c->db, &q, one, &l)) != ACCT_OK) {
-		json_decref(l.arr);
-		cli_table_free(l.t);
-		return cli_acct_fail(c, r);
+	if (want_events && (r = acct_event_foreach(c->db, &q, one, &ev)) != ACCT_OK)
+		goto fail;
+	memset(&aq, 0, sizeof(aq));
+	aq.account = pos[0];
+	aq.since = q.since;
+	if (want_denied && (r = acct_audit_foreach(c->db, &aq, one_denied, &den)) != ACCT_OK)
+		goto fail;
+	if (ev.oom || den.oom) {
+		r = ACCT_ENOMEM;
+		goto fail;
 	}
-	if (c->json)
-		return cli_json(c, l.arr);
-	cli_table_print(c, l.t);
-	cli_table_free(l.t);
+	/* both oldest first: merge by time, then keep the newest `limit` */
+	size_t n = ev.n + den.n, i = 0, j = 0, k = 0, skip;
+	struct item *all = calloc(n + 1, sizeof(*all));
+	if (!all) {
+		r = ACCT_ENOMEM;
+		goto fail;
+	}
+	while (i < ev.n || j < den.n)
+		all[k++] = (j >= den.n || (i < ev.n && ev.v[i].time <= den.v[j].time)) ? ev.v[i++] : den.v[j++];
+	skip = q.limit > 0 && n > (size_t)q.limit ? n - (size_t)q.limit : 0;
+	free(ev.v);
+	free(den.v);
+	if (c->json) {
+		json_t *arr = json_array();
+		for (k = 0; k < n; k++) {
+			if (k < skip)
+				json_decref(all[k].o);
+			else
+				json_array_append_new(arr, all[k].o);
+		}
+		free(all);
+		return cli_json(c, arr);
+	}
+	cli_table *t = cli_table_new(7, hdr);
+	for (k = 0; k < n; k++) {
+		if (k >= skip)
+			table_row(t, all[k].o);
+		json_decref(all[k].o);
+	}
+	free(all);
+	cli_table_print(c, t);
+	cli_table_free(t);
 	return 0;
+fail:
+	list_free(&ev);
+	list_free(&den);
+	return r == ACCT_ENOMEM ? cli_fail(c, EX_OSERR, "out of memory") : cli_acct_fail(c, r);
 }
 
 struct domains {
@@ -235,8 +339,8 @@ int cli_cmd_tls_report(cli *c, int argc, char **argv)
 }
 
 static const cli_cmd cmds[] = {
-	{NULL, "ACCOUNT [--since TIME] [--type delivered|deferred|bounced|blocked] [--limit N]",
-	 "show what happened to each recipient of an account's mail, with its TLS details",
+	{NULL, "ACCOUNT [--since TIME] [--type delivered|deferred|bounced|blocked|denied] [--limit N]",
+	 "show what happened to each recipient of an account's mail (TLS details) and its denied SMTP attempts",
 	 "events acme --type blocked --since 7d", cmd_events, CLI_F_SELF, "--since= --type= --limit=",
 	 {CLI_ARG_ACCOUNT, CLI_ARG_NONE, CLI_ARG_NONE}},
 	{NULL, NULL, NULL, NULL, NULL, 0, NULL, {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},

@@ -2,15 +2,19 @@
 follower recorded from the real Postfix 3.7 log (maillog-postfix37.in,
 fed by maillog_feed into the test's database), in one-shot and script
 mode; the report's figures are checked against the events themselves."""
+import base64
 import os
+import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 import clitest  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FEED = os.environ.get("MAILLOG_FEED", "")
+HOOKD = os.environ.get("HOOKD", "")
 NOW = "1796170000"  # 2026-12-02, the recording's date
 
 
@@ -96,8 +100,75 @@ class EventsTests:
         self.assertIn("blocked:            1", r.out)
         self.assertIn("no recipient domain received mail in the clear", r.out)
 
+    def deny_through_hookd(self, key):
+        """A real postern-hookd refuses a login from outside the allowlist
+        (audited as auth.deny by the library's verdict)."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        # the daemon opens the store as the user it drops to
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        for name in os.listdir(self.dir) + [""]:
+            os.chown(os.path.join(self.dir, name), nobody.pw_uid, nobody.pw_gid)
+        conf = os.path.join(self.dir, "hookd.conf")
+        with open(conf, "w") as f:
+            f.write("database = %s\nkey_file = %s\nauth_listen = inet:127.0.0.1:%d\n"
+                    "policy_listen = unix:%s/policy\nuser = nobody\n" % (self.db, self.key, port, self.dir))
+        log = open(os.path.join(self.dir, "hookd.log"), "w")
+        d = subprocess.Popen([HOOKD, "-f", "-d", "-c", conf], stderr=log)
+        try:
+            for _ in range(600):
+                try:
+                    c = socket.create_connection(("127.0.0.1", port))
+                    break
+                except OSError:
+                    self.assertIsNone(d.poll(), "postern-hookd exited")
+                    time.sleep(0.05)
+            else:
+                self.fail("postern-hookd did not listen")
+            f = c.makefile("rwb")
+            resp = base64.b64encode(b"\0apikey\0" + key.encode()).decode()
+            f.write(("VERSION\t1\t2\nCPID\t42\nAUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\t"
+                     "rip=192.0.2.9\tsecured\tresp=%s\n" % resp).encode())
+            f.flush()
+            while True:
+                line = f.readline().decode()
+                self.assertTrue(line, "connection closed")
+                if line.startswith(("OK\t", "FAIL\t")):
+                    break
+            self.assertTrue(line.startswith("FAIL\t1"), line)
+            c.close()
+        finally:
+            d.terminate()
+            d.wait(timeout=30)
+            log.close()
+
+    def test_denied_attempts_joined(self):
+        if not HOOKD or os.geteuid() != 0:
+            self.skipTest("needs postern-hookd and root")
+        key = self.ok("apikey", "create", "alice", "smtp").out.strip().splitlines()[-1]
+        self.ok("ip", "allow", "alice", "10.0.0.0/8")
+        self.deny_through_hookd(key)
+        denied = self.js("events", "alice", "--type", "denied")
+        self.assertEqual(len(denied), 1, denied)
+        d = denied[0]
+        self.assertEqual((d["type"], d["action"], d["account"], d["address"]),
+                         ("denied", "auth.deny", "alice", "192.0.2.9"))
+        self.assertIn("ip", d["reason"])
+        # among the deliveries, by time: the newest entry of all
+        ev = self.js("events", "alice", "--limit", "0")
+        self.assertEqual(len(ev), 10)
+        self.assertEqual(ev[-1]["type"], "denied")
+        self.assertEqual([e["type"] for e in self.js("events", "alice", "--limit", "1")], ["denied"])
+        self.assertFalse([e for e in self.js("events", "alice", "--type", "delivered", "--limit", "0")
+                          if e["type"] == "denied"])
+        r = self.ok("events", "alice", "--limit", "1")
+        self.assertRegex(r.out, r"auth\.deny\s+-\s+\S+\s+192\.0\.2\.9\s+-\s+")
+
     def test_bad_inputs(self):
-        self.fails(64, "events", "alice", "--type", "flying", msg="--type takes delivered, deferred, bounced or blocked")
+        self.fails(64, "events", "alice", "--type", "flying", msg="--type takes delivered, deferred, bounced, blocked or denied")
         self.fails(64, "events", "alice", "--limit", "-1", msg="--limit takes a number")
         self.fails(64, "events")
         self.fails(64, "tls", "report")
