@@ -555,3 +555,35 @@ const char *sts_mode_name(sts_mode m)
 	}
 	return "none";
 }
+
+/* ---- cache decisions ---- */
+
+int sts_cached_fresh(const sts_cached *c, int64_t now)
+{
+	return c->kind == STS_CACHED_POLICY && now < c->expires;
+}
+
+sts_action sts_decide_txt(const sts_cached *c, int64_t now, sts_dns txt, const char *txt_id)
+{
+	int fresh = sts_cached_fresh(c, now);
+
+	if (c->kind != STS_CACHED_POLICY)
+		return txt == STS_DNS_FOUND ? STS_FETCH : STS_NO_POLICY;
+	switch (txt) {
+	case STS_DNS_FOUND:
+		return (fresh && txt_id != NULL && strcmp(txt_id, c->id) == 0) ? STS_USE_CACHED : STS_FETCH;
+	case STS_DNS_ABSENT:
+	case STS_DNS_INVALID:
+		return fresh ? STS_USE_CACHED : STS_NO_POLICY;
+	case STS_DNS_TEMPFAIL:
+		break;
+	}
+	return fresh ? STS_USE_CACHED : STS_DEFER;
+}
+
+sts_action sts_decide_fetch_failed(const sts_cached *c, int64_t now)
+{
+	if (c->kind != STS_CACHED_POLICY)
+		return STS_NO_POLICY;
+	return sts_cached_fresh(c, now) ? STS_USE_CACHED : STS_DEFER;
+}

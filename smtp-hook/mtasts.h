@@ -131,4 +131,50 @@ sts_answer_result sts_answer(char *out, size_t outlen, const sts_account_req *ac
 
 const char *sts_mode_name(sts_mode m);
 
+/* ---- cache decisions (the rules of RFC 8461 section 3.3 and issue 7) ---- */
+
+typedef enum sts_cached_kind { STS_CACHED_NOTHING = 0, STS_CACHED_NOPOLICY = 1, STS_CACHED_POLICY = 2 } sts_cached_kind;
+
+/* What the cache holds for a domain. */
+typedef struct sts_cached {
+	sts_cached_kind kind;
+	char id[STS_ID_MAX + 1]; /* POLICY: the TXT id it was fetched for */
+	int64_t expires;
+} sts_cached;
+
+/* What DNS said about `_mta-sts.DOMAIN`. */
+typedef enum sts_dns {
+	STS_DNS_FOUND = 0,   /* exactly one valid STS record, with an id */
+	STS_DNS_ABSENT = 1,  /* NXDOMAIN, no data, or no STS record among the TXT */
+	STS_DNS_INVALID = 2, /* STS records that are malformed, or several */
+	STS_DNS_TEMPFAIL = 3 /* SERVFAIL, timeout, bogus DNSSEC: no answer to go by */
+} sts_dns;
+
+typedef enum sts_action {
+	STS_USE_CACHED = 0, /* serve the cached policy */
+	STS_FETCH = 1,      /* fetch the policy file (none cached, id changed, or expired) */
+	STS_NO_POLICY = 2,  /* the domain has no policy: answer as for none */
+	STS_DEFER = 3       /* TEMP: a policy existed and cannot be confirmed now */
+} sts_action;
+
+/* An unexpired cached policy: served at once, DNS and HTTPS only in the
+ * background.  1 or 0. */
+int sts_cached_fresh(const sts_cached *c, int64_t now);
+
+/*
+ * After the TXT lookup.  With a cached policy: the same id and unexpired
+ * -> USE_CACHED; another id, or expired -> FETCH; TXT gone or invalid ->
+ * USE_CACHED while unexpired (a missing record does not cancel a
+ * policy), NO_POLICY once expired; DNS failure -> USE_CACHED while
+ * unexpired, DEFER once expired.  Without one: FOUND -> FETCH, anything
+ * else -> NO_POLICY (a domain that never had a policy is not deferred).
+ */
+sts_action sts_decide_txt(const sts_cached *c, int64_t now, sts_dns txt, const char *txt_id);
+
+/* After a failed fetch (network, TLS, HTTP, or a policy that does not
+ * parse): USE_CACHED while a cached policy is unexpired, DEFER once it
+ * has expired, NO_POLICY if the domain never had one. */
+sts_action sts_decide_fetch_failed(const sts_cached *c, int64_t now);
+
+
 #endif

@@ -186,6 +186,14 @@ typedef struct store_ops {
 	int (*event_prune)(store *st, int64_t before, int64_t *deleted);
 	/* changes whenever another connection has committed (acct_data_version) */
 	int (*data_version)(store *st, int64_t *out);
+	/* ---- MTA-STS policy cache (mtasts_cache.c, db/0004_mtasts.sql) ---- */
+	int (*sts_put)(store *st, const acct_sts_entry *e);        /* insert or replace */
+	/* one call of cb with a borrowed entry; ACCT_ENOTFOUND if none */
+	int (*sts_get)(store *st, const char *domain, acct_sts_cb cb, void *ctx);
+	int (*sts_foreach)(store *st, acct_sts_cb cb, void *ctx);  /* by expires */
+	/* checked_at = at; last_error = error (NULL clears); ACCT_ENOTFOUND if none */
+	int (*sts_touch)(store *st, const char *domain, const char *error, int64_t at);
+	int (*sts_del)(store *st, const char *domain);             /* ACCT_ENOTFOUND if none */
 } store_ops;
 
 /* What every backend's handle starts with. */

@@ -68,6 +68,12 @@ enum q {
 	Q_CLEAR_DOMAINS,
 	Q_EVENT_PRUNE,
 	Q_DATA_VERSION,
+	/* MTA-STS policy cache */
+	Q_STS_PUT,
+	Q_STS_GET,
+	Q_STS_ALL,
+	Q_STS_TOUCH,
+	Q_STS_DEL,
 	Q_COUNT
 };
 
@@ -142,6 +148,16 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_RECOVERY_USE] = "UPDATE recovery_code SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
 	[Q_RECOVERY_COUNT] = "SELECT count(*) FROM recovery_code WHERE user_id = ?1 AND used_at IS NULL",
 	[Q_DATA_VERSION] = "PRAGMA data_version",
+#define STS_COLS "domain, kind, txt_id, policy, mode, coalesce(max_age, 0), fetched_at, expires, checked_at, " \
+	"last_error, coalesce(last_error_at, 0)"
+	[Q_STS_PUT] = "INSERT OR REPLACE INTO mtasts_policy (domain, kind, txt_id, policy, mode, max_age, fetched_at, "
+	              "expires, checked_at, last_error, last_error_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	              "?11)",
+	[Q_STS_GET] = "SELECT " STS_COLS " FROM mtasts_policy WHERE domain = ?1",
+	[Q_STS_ALL] = "SELECT " STS_COLS " FROM mtasts_policy ORDER BY expires, domain",
+	[Q_STS_TOUCH] = "UPDATE mtasts_policy SET checked_at = ?3, last_error = ?2, "
+	                "last_error_at = CASE WHEN ?2 IS NULL THEN NULL ELSE ?3 END WHERE domain = ?1",
+	[Q_STS_DEL] = "DELETE FROM mtasts_policy WHERE domain = ?1",
 	/* delivery events: a deferral is replaced by anything newer or final;
 	 * a final outcome only by a final one (the same line read again) */
 	[Q_EVENT_PUT] = "INSERT INTO event (time, submitted_at, queue_id, account, login, sender, recipient, "
@@ -1424,6 +1440,130 @@ static int sq_data_version(store *st, int64_t *out)
 	return r;
 }
 
+/* ---- MTA-STS policy cache ---- */
+
+static int sq_sts_put(store *st, const acct_sts_entry *e)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_STS_PUT, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, e->domain);
+	bind_text(q, 2, e->kind == ACCT_STS_POLICY ? "policy" : "nopolicy");
+	bind_text(q, 3, e->id);
+	if (e->policy)
+		sqlite3_bind_text(q, 4, e->policy, (int)e->policy_len, SQLITE_STATIC);
+	bind_text(q, 5, e->mode);
+	if (e->kind == ACCT_STS_POLICY)
+		sqlite3_bind_int64(q, 6, e->max_age);
+	sqlite3_bind_int64(q, 7, e->fetched_at);
+	sqlite3_bind_int64(q, 8, e->expires);
+	sqlite3_bind_int64(q, 9, e->checked_at);
+	bind_text(q, 10, e->last_error);
+	if (e->last_error)
+		sqlite3_bind_int64(q, 11, e->last_error_at);
+	return run(s, q, "saving the MTA-STS policy");
+}
+
+static void row_sts(sqlite3_stmt *q, acct_sts_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->domain = ctext(q, 0);
+	e->kind = strcmp(ctext(q, 1), "policy") == 0 ? ACCT_STS_POLICY : ACCT_STS_NOPOLICY;
+	e->id = ctext(q, 2);
+	e->policy = ctext(q, 3);
+	e->policy_len = e->policy ? (size_t)sqlite3_column_bytes(q, 3) : 0;
+	e->mode = ctext(q, 4);
+	e->max_age = sqlite3_column_int64(q, 5);
+	e->fetched_at = sqlite3_column_int64(q, 6);
+	e->expires = sqlite3_column_int64(q, 7);
+	e->checked_at = sqlite3_column_int64(q, 8);
+	e->last_error = ctext(q, 9);
+	e->last_error_at = sqlite3_column_int64(q, 10);
+}
+
+static int sts_rows(sqlite_store *s, sqlite3_stmt *q, acct_sts_cb cb, void *ctx, int *n)
+{
+	int rc, r = ACCT_OK;
+	acct_sts_entry e;
+
+	*n = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		row_sts(q, &e);
+		(*n)++;
+		if ((r = cb(&e, ctx)) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = fail(s, rc, "reading the MTA-STS policy cache");
+	done(q);
+	return r;
+}
+
+static int sq_sts_get(store *st, const char *domain, acct_sts_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r, n;
+
+	if ((r = prep(s, Q_STS_GET, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, domain);
+	r = sts_rows(s, q, cb, ctx, &n);
+	if (r == ACCT_OK && n == 0) {
+		snprintf(s->base.err, sizeof(s->base.err), "no cached MTA-STS entry for this domain");
+		r = ACCT_ENOTFOUND;
+	}
+	return r;
+}
+
+static int sq_sts_foreach(store *st, acct_sts_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r, n;
+
+	if ((r = prep(s, Q_STS_ALL, &q)) != ACCT_OK)
+		return r;
+	return sts_rows(s, q, cb, ctx, &n);
+}
+
+static int sq_sts_touch(store *st, const char *domain, const char *error, int64_t at)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_STS_TOUCH, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, domain);
+	bind_text(q, 2, error);
+	sqlite3_bind_int64(q, 3, at);
+	if ((r = run(s, q, "updating the MTA-STS policy cache")) == ACCT_OK && sqlite3_changes64(s->db) == 0) {
+		snprintf(s->base.err, sizeof(s->base.err), "no cached MTA-STS entry for this domain");
+		r = ACCT_ENOTFOUND;
+	}
+	return r;
+}
+
+static int sq_sts_del(store *st, const char *domain)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_STS_DEL, &q)) != ACCT_OK)
+		return r;
+	bind_text(q, 1, domain);
+	if ((r = run(s, q, "deleting from the MTA-STS policy cache")) == ACCT_OK && sqlite3_changes64(s->db) == 0) {
+		snprintf(s->base.err, sizeof(s->base.err), "no cached MTA-STS entry for this domain");
+		r = ACCT_ENOTFOUND;
+	}
+	return r;
+}
+
 const store_ops store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1478,6 +1618,12 @@ const store_ops store_sqlite = {
 	.cleardomain_foreach = sq_cleardomain_foreach,
 	.event_prune = sq_event_prune,
 	.data_version = sq_data_version,
+	/* MTA-STS policy cache */
+	.sts_put = sq_sts_put,
+	.sts_get = sq_sts_get,
+	.sts_foreach = sq_sts_foreach,
+	.sts_touch = sq_sts_touch,
+	.sts_del = sq_sts_del,
 };
 
 const store_ops *const store_backends[] = {&store_sqlite, NULL};

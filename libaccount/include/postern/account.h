@@ -702,6 +702,79 @@ ACCT_API int acct_tls_cleardomain_foreach(acct_db *db, const char *account, int6
  * "event.prune".  The audit log is not touched. */
 ACCT_API int acct_event_del_before(acct_db *db, int64_t before, int64_t *deleted);
 
+/* ---- MTA-STS policy cache (db/0004_mtasts.sql) ----
+ *
+ * The policies postern-hookd's TLS policy service fetched (RFC 8461),
+ * kept in the database so that a restart loses none, and the negative
+ * cache of domains that had none.  The library stores what it is given
+ * and checks its form; parsing a policy file is the daemon's
+ * (smtp-hook/mtasts.c).  Times come from the handle's clock.  Nothing
+ * here is audited: these are observations of DNS, not changes made by
+ * anyone. */
+
+#define ACCT_STS_DOMAIN_MAX 253
+#define ACCT_STS_ID_MAX 32
+#define ACCT_STS_POLICY_MAX 65536
+#define ACCT_STS_ERROR_MAX 511
+#define ACCT_STS_MAX_AGE_MAX 31557600
+#define ACCT_STS_NOPOLICY_TTL_MAX 86400
+
+typedef enum acct_sts_kind {
+	ACCT_STS_POLICY = 1,  /* a fetched policy (possibly expired) */
+	ACCT_STS_NOPOLICY = 2 /* negative entry: no policy when checked */
+} acct_sts_kind;
+
+/* One cached domain.  From acct_sts_get: owned by the caller, freed
+ * with acct_sts_entry_free; in acct_sts_foreach: borrowed for the
+ * callback's duration. */
+typedef struct acct_sts_entry {
+	const char *domain;     /* lower case, no final dot */
+	acct_sts_kind kind;
+	const char *id;         /* POLICY: the TXT id it was fetched for; else NULL */
+	const char *policy;     /* POLICY: the policy file as fetched; else NULL */
+	size_t policy_len;
+	const char *mode;       /* POLICY: "enforce", "testing" or "none"; else NULL */
+	int64_t max_age;        /* POLICY: seconds; else 0 */
+	int64_t fetched_at;     /* when fetched (POLICY) or found absent (NOPOLICY) */
+	int64_t expires;        /* POLICY: fetched_at + max_age; NOPOLICY: end of the negative TTL */
+	int64_t checked_at;     /* last time DNS was asked about the domain */
+	const char *last_error; /* the last failed check or refetch; NULL = none since */
+	int64_t last_error_at;  /* 0 = none */
+} acct_sts_entry;
+
+/* Store a freshly fetched policy for `domain` (insert or replace,
+ * replacing a negative entry too): fetched_at and checked_at are now,
+ * expires now + max_age, the last error cleared.  ACCT_EINVAL (nothing
+ * written) unless domain is a lower-case host name of at most 253 bytes,
+ * id 1..32 letters and digits, policy at most 64 KiB without NUL,
+ * mode one of the three and max_age 0..31557600. */
+ACCT_API int acct_sts_put_policy(acct_db *db, const char *domain, const char *id, const char *policy,
+                                 size_t policy_len, const char *mode, int64_t max_age);
+
+/* Record that `domain` has no policy, for `ttl` seconds (1..86400).  An
+ * unexpired cached policy is kept: ACCT_ECONFLICT, nothing written (a
+ * missing TXT record does not cancel it, RFC 8461 section 3.2); an
+ * expired one is replaced. */
+ACCT_API int acct_sts_put_nopolicy(acct_db *db, const char *domain, int64_t ttl);
+
+/* Record a check of `domain` that changed nothing (error NULL: the TXT id
+ * was unchanged) or that failed (error: what went wrong, at most 511
+ * bytes, never a secret).  ACCT_ENOTFOUND if the domain is not cached. */
+ACCT_API int acct_sts_touch(acct_db *db, const char *domain, const char *error);
+
+/* The cached entry of `domain` (lower case), or ACCT_ENOTFOUND. */
+ACCT_API int acct_sts_get(acct_sts_entry **out, acct_db *db, const char *domain);
+ACCT_API void acct_sts_entry_free(acct_sts_entry *entry);
+
+typedef int (*acct_sts_cb)(const acct_sts_entry *entry, void *ctx);
+
+/* Every cached entry, soonest to expire first.  A callback returning
+ * non-zero stops the iteration, whose result that is. */
+ACCT_API int acct_sts_foreach(acct_db *db, acct_sts_cb cb, void *ctx);
+
+/* Forget a cached domain; ACCT_ENOTFOUND if it was not cached. */
+ACCT_API int acct_sts_del(acct_db *db, const char *domain);
+
 /* Overwrite a secret in memory (OPENSSL_cleanse). */
 ACCT_API void acct_wipe(void *buf, size_t len);
 
