@@ -64,6 +64,7 @@ struct mlf {
 	int64_t now;
 	int oom;
 	int need_resync;   /* the last resync failed: do it before reading */
+	int64_t pruned_at; /* when events were last pruned (0 = never) */
 	/* the batch */
 	char *arena;
 	size_t alen, acap;
@@ -457,8 +458,11 @@ int mlf_open(mlf **out, acct_db *db, const char *path, const mlf_options *opts, 
 	*out = NULL;
 	if (!opts)
 		opts = &def;
-	if (!db || !path || !*path || strlen(path) > PATH_MAX_LEN || opts->version != MLF_OPTIONS_VERSION) {
-		snprintf(err, errlen, "the log follower needs a store, a path of 1 to %d bytes and options version %d",
+	if (!db || !path || !*path || strlen(path) > PATH_MAX_LEN || opts->version != MLF_OPTIONS_VERSION ||
+	    opts->retention < 0) {
+		snprintf(err, errlen,
+		         "the log follower needs a store, a path of 1 to %d bytes, options version %d and a "
+		         "retention of 0 (forever) or more seconds",
 		         PATH_MAX_LEN, MLF_OPTIONS_VERSION);
 		return ACCT_EINVAL;
 	}
@@ -533,6 +537,14 @@ int mlf_poll(mlf *f, int64_t now)
 		return r;
 	f->need_resync = 0;
 	r = poll_once(f);
+	if (r == ACCT_OK && f->o.retention > 0 && (f->pruned_at == 0 || now - f->pruned_at >= 3600)) {
+		int64_t n = 0;
+		if ((r = acct_event_del_before(f->db, now - f->o.retention, &n)) == ACCT_OK) {
+			f->pruned_at = now;
+			f->st.pruned += (uint64_t)n;
+		}
+		return r;
+	}
 	if (r != ACCT_OK) {
 		/* start again from what the store holds, now or at the next poll */
 		f->need_resync = resync(f) != ACCT_OK;

@@ -20,6 +20,8 @@
  *    rotated file among the path's siblings named PATH.* or PATH-*
  *    (Postfix's "postfix logrotate" makes PATH.YYYYMMDD-HHMMSS, logrotate
  *    PATH.1 or PATH-YYYYMMDD) by inode, and finishes it first.
+ *  - Retention: with opts.retention, events older than that are deleted
+ *    (acct_event_del_before) at the first poll and then once an hour.
  *  - Messages in flight are restored from the store at start, so a
  *    message whose smtpd line was read before a restart still gets its
  *    events after it.
@@ -44,9 +46,11 @@ typedef struct mlf_options {
 	size_t batch_lines;     /* lines per transaction; 0 = 2000 */
 	size_t max_messages;    /* messages in flight; 0 = MLT_DEFAULT_MAX_MESSAGES */
 	int local_offset_min;   /* zone of syslog times without one, minutes east of UTC */
+	int64_t retention;      /* seconds to keep events (by event time); 0 = forever.
+	                           Pruned at the first poll, then at most once an hour */
 } mlf_options;
 
-#define MLF_OPTIONS_INIT {MLF_OPTIONS_VERSION, 0, 0, 0}
+#define MLF_OPTIONS_INIT {MLF_OPTIONS_VERSION, 0, 0, 0, 0}
 
 typedef struct mlf_stats {
 	uint64_t lines;       /* complete lines read (this process) */
@@ -56,6 +60,7 @@ typedef struct mlf_stats {
 	uint64_t commits;     /* transactions */
 	uint64_t rotations;   /* switches to a new file */
 	uint64_t lost;        /* messages evicted from the in-flight table */
+	uint64_t pruned;      /* events deleted for being older than the retention */
 } mlf_stats;
 
 /* Open the follower of `path` on an open store (borrowed: it must

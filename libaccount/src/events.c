@@ -293,8 +293,9 @@ int acct_event_del_before(acct_db *db, int64_t before, int64_t *deleted)
 		r = acct__store_err(db, r);
 		return acct__end(db, r);
 	}
+	/* a prune that found nothing is no change: nothing to audit */
 	snprintf(detail, sizeof(detail), "%lld events before %lld", (long long)n, (long long)before);
-	r = acct__audit(db, "event.prune", NULL, NULL, detail, NULL);
+	r = n > 0 ? acct__audit(db, "event.prune", NULL, NULL, detail, NULL) : ACCT_OK;
 	if ((r = acct__end(db, r)) == ACCT_OK && deleted)
 		*deleted = n;
 	return r;

@@ -368,6 +368,24 @@ static void test_follow_in_process(void **state)
 	assert_int_equal(pending, 1);
 	free(d.buf);
 
+	/* retention: a follower keeping a day prunes the events older than that */
+	db = open_db(dbpath);
+	mlf_options ro = MLF_OPTIONS_INIT;
+	ro.retention = 86400;
+	assert_int_equal(mlf_open(&f, db, log, &ro, err, sizeof err), ACCT_OK);
+	assert_int_equal(mlf_poll(f, NOW + 2 * 86400), ACCT_OK);
+	mlf_get_stats(f, &st);
+	assert_int_equal(st.pruned, 1); /* the delivered event of 2026-12-02 */
+	mlf_close(f);
+	acct_close(db);
+	dump_db(dbpath, &d, &pending);
+	assert_int_equal(d.n, 0);
+	free(d.buf);
+	ro.retention = -1;
+	db = open_db(dbpath);
+	assert_int_equal(mlf_open(&f, db, log, &ro, err, sizeof err), ACCT_EINVAL);
+	acct_close(db);
+
 	/* bad arguments get one clear error */
 	assert_int_equal(mlf_open(&f, NULL, log, NULL, err, sizeof err), ACCT_EINVAL);
 	assert_null(f);

@@ -448,7 +448,10 @@ static void test_prune(void **state)
 	assert_int_equal(acct_event_add(fx->db, &b), ACCT_OK);
 	assert_int_equal(acct_event_del_before(fx->db, 500, &n), ACCT_OK);
 	assert_int_equal(n, 1);
-	/* the audit log is kept */
+	/* the audit log is kept; a prune with nothing to delete is not audited */
+	assert_int_equal(audit_count(fx->db, "event.prune", NULL), before + 2);
+	assert_int_equal(acct_event_del_before(fx->db, 500, &n), ACCT_OK);
+	assert_int_equal(n, 0);
 	assert_int_equal(audit_count(fx->db, "event.prune", NULL), before + 2);
 }
 

@@ -699,7 +699,7 @@ ACCT_API int acct_tls_cleardomain_foreach(acct_db *db, const char *account, int6
 
 /* Delete events older than `before` (by event time; deferred ones of
  * messages still in flight are kept) and report how many; audited as
- * "event.prune".  The audit log is not touched. */
+ * "event.prune" when it deleted any.  The audit log is not touched. */
 ACCT_API int acct_event_del_before(acct_db *db, int64_t before, int64_t *deleted);
 
 /* ---- MTA-STS policy cache (db/0004_mtasts.sql) ----
