@@ -38,6 +38,7 @@ typedef struct cli {
 	acct_db *db;        /* opened on first use */
 	char db_path[4096];
 	const char *key_file;
+	int key_file_default; /* no --key-file nor $POSTERN_KEY_FILE: its directory is made on first use */
 	int json, yes, keep_going;
 	cli_mode mode;
 	int color;          /* colour on standard output */
@@ -172,6 +173,8 @@ int cli_scope_key(cli *c, const char *key_id);
 
 /* main.c: run commands from standard input, one a line */
 int cli_script(cli *c);
+/* Make the directories above `path` (mode 0700) that are missing. */
+void cli_mkdir_parents(const char *path);
 /* shell.c */
 int cli_shell(cli *c);
 /* login.c */

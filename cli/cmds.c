@@ -124,6 +124,8 @@ int cli_db(cli *c)
 		return 0;
 	o.actor = c->actor;
 	o.key_file = c->key_file;
+	if (c->key_file_default && geteuid() == 0)
+		cli_mkdir_parents(c->key_file); /* /etc/postern, so that 2FA works on a fresh machine */
 	r = acct_open(&c->db, c->db_path, &o);
 	if (r != ACCT_OK) {
 		const char *m = c->db ? acct_errmsg(c->db) : "";

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void mkdir_parents(const char *path)
+void cli_mkdir_parents(const char *path)
 {
 	char buf[4096];
 	size_t n = strlen(path);
@@ -54,7 +54,7 @@ static int default_db(cli *c)
 		else
 			return -1;
 		if (n > 0 && (size_t)n < sizeof(c->db_path))
-			mkdir_parents(c->db_path);
+			cli_mkdir_parents(c->db_path);
 	}
 	return n > 0 && (size_t)n < sizeof(c->db_path) ? 0 : -1;
 }
@@ -148,8 +148,10 @@ int main(int argc, char **argv)
 	}
 	if (c.key_file == NULL && getenv("POSTERN_KEY_FILE") && *getenv("POSTERN_KEY_FILE"))
 		c.key_file = getenv("POSTERN_KEY_FILE");
-	if (c.key_file == NULL)
+	if (c.key_file == NULL) {
 		c.key_file = ACCT_DEFAULT_KEY_FILE;
+		c.key_file_default = 1;
+	}
 	colour_ok = !(nc && *nc) && !(term && !strcmp(term, "dumb"));
 	c.color = colour_ok && isatty(STDOUT_FILENO);
 	c.color_err = colour_ok && isatty(STDERR_FILENO);

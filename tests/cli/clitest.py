@@ -68,6 +68,8 @@ class Base(unittest.TestCase):
         for k in ("POSTERN_DB", "POSTERN_KEY_FILE", "POSTERN_HISTORY", "SSH_CONNECTION", "SSH_CLIENT"):
             self.env.pop(k, None)
         self.env["HOME"] = self.dir
+        # Never the machine's /etc/postern/master.key, even where a test gives no --key-file.
+        self.env["POSTERN_KEY_FILE"] = self.key
         self.env["NO_COLOR"] = "1"
 
     def tearDown(self):

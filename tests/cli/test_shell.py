@@ -72,6 +72,15 @@ class Shell(clitest.Base):
         p.send("\n")
         p.expect("created account 'gamma'")
         p.prompt(PROMPT)
+        # A key id, live: the only active key of the database.
+        kid = self.js("apikey", "create", "acme", "k")["id"]
+        p.send("apikey revoke \t")
+        p.expect(kid + " ")
+        p.send("--y\t")
+        p.expect("--yes ")
+        p.send("\n")
+        p.expect("revoked key " + kid)
+        p.prompt(PROMPT)
         # Several choices: listed.
         p.send("a\t")
         p.expect(r"account +apikey +audit")
