@@ -17,9 +17,12 @@ fi
 mkdir -p "$dir/etc" "$dir/queue" "$dir/data" "$dir/log"
 chown postfix "$dir/data"
 chmod 755 "$dir" "$dir/etc" "$dir/log"
-# Parents must be enterable by postfix (postfix-notes.md).
-p=$dir
-while [ "$p" != / ]; do chmod o+x "$p" 2>/dev/null || true; p=$(dirname "$p"); done
+# Every parent must be enterable by user postfix, or master cannot take
+# its lock; say so rather than change permissions outside DIR.
+if ! setpriv --reuid=postfix --regid=postfix --clear-groups test -x "$dir/data"; then
+	echo "postfix-instance: user postfix cannot reach $dir/data: put DIR under a world-enterable directory such as /tmp" >&2
+	exit 1
+fi
 
 cat >"$dir/etc/tls_status_filter" <<'PCRE'
 # An enforcing transport never falls back to the clear; make its refusal
@@ -75,7 +78,7 @@ EOF2
 sub_opts="-o syslog_name=postfix/submission -o smtpd_sasl_auth_enable=yes
  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
- -o smtpd_recipient_restrictions=reject_unauth_destination,check_policy_service,$policy,permit_sasl_authenticated,reject"
+ -o smtpd_recipient_restrictions=check_policy_service,$policy,permit_sasl_authenticated,reject"
 sub_opts=$(echo "$sub_opts" | tr '\n' ' ')
 cat >"$dir/etc/master.cf" <<EOF2
 127.0.0.1:10587 inet n - n - - smtpd $sub_opts -o smtpd_tls_security_level=encrypt -o smtpd_tls_auth_only=yes

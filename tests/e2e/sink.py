@@ -8,7 +8,7 @@ NNNN.eml, and one JSON line per message is appended to OUTDIR/log.jsonl
 with the envelope and the TLS facts (version, cipher), so that a test can
 assert on what actually arrived and how.
 
-usage: sink.py --port PORT --outdir DIR [--cert PEM --key PEM] [--tls13-only]
+usage: sink.py [--host ADDR] --port PORT --outdir DIR [--cert PEM --key PEM] [--tls13-only]
 """
 import argparse
 import itertools
@@ -95,6 +95,7 @@ class Handler(socketserver.StreamRequestHandler):
                                                 "version": self.tls and self.tls["version"],
                                                 "cipher": self.tls and self.tls["cipher"]}) + "\n")
                     self.send("250 2.0.0 queued as %d" % n)
+                    mail_from, rcpts = None, []
                 elif verb == "RSET":
                     mail_from, rcpts = None, []
                     self.send("250 2.0.0 ok")
@@ -116,6 +117,7 @@ class Server(socketserver.ThreadingTCPServer):
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--cert")
@@ -123,7 +125,9 @@ def main():
     ap.add_argument("--tls13-only", action="store_true")
     cfg = ap.parse_args()
     os.makedirs(cfg.outdir, exist_ok=True)
-    srv = Server(("127.0.0.1", cfg.port), Handler)
+    if not cfg.host.startswith("127."):
+        ap.error("--host must be a loopback address")
+    srv = Server((cfg.host, cfg.port), Handler)
     srv.cfg = cfg
     srv.serve_forever()
 
