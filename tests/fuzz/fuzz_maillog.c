@@ -2,12 +2,33 @@
  * Fuzz target of the Postfix log-line parser (smtp-hook/maillog.c): any
  * bytes, split into lines as the follower splits them, must parse to a
  * record, a skip or an error without reading out of bounds, and every
- * record's strings must be terminated within their buffers.
+ * record's strings must be terminated within their buffers.  The
+ * records then go through the correlator (maillog_track.c) with a table
+ * of 4 messages, so that eviction, reused queue ids and the TLS state
+ * per process are exercised too; every event it emits must be complete.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "maillog.h"
+#include "maillog_track.h"
+
+static int check_output(const mlt_output *o, void *ctx)
+{
+	(void)ctx;
+	if (o->kind == MLT_EVENT) {
+		const acct_event *e = o->event;
+		if (!e->queue_id || !e->queue_id[0] || !e->account || !e->account[0] || !e->recipient ||
+		    e->type < ACCT_EVENT_DELIVERED || e->type > ACCT_EVENT_BLOCKED)
+			__builtin_trap();
+		if (strlen(e->queue_id) > ACCT_QUEUE_ID_MAX || strlen(e->recipient) > ACCT_EVENT_ADDR_MAX ||
+		    (e->reason && strlen(e->reason) > ACCT_EVENT_TEXT_MAX))
+			__builtin_trap();
+	} else if (!((o->kind == MLT_EXPIRED && o->expiry->queue_id) || (o->kind != MLT_EXPIRED && o->msg->queue_id))) {
+		__builtin_trap();
+	}
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,6 +41,10 @@ static void check_str(const char *s, size_t cap)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
+	mlt *trk = mlt_new(4, check_output, NULL);
+	if (!trk)
+		return 0;
+	mlt_set_clock(trk, 1796170000, 0);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
@@ -36,10 +61,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int64_t t;
 			(void)maillog_time_unix(&t, &r.time, 1796170000, 60);
 			(void)maillog_is_tls_refusal(r.dsn, r.text);
+			(void)mlt_feed(trk, &r);
 		} else if (rc != ML_SKIP && rc != ML_ETOOLONG && rc != ML_EMALFORMED) {
 			__builtin_trap();
 		}
 		p += n;
 	}
+	mlt_free(trk);
 	return 0;
 }
