@@ -1,0 +1,322 @@
+/*
+ * DNS through libunbound (see dns.h).  The queries in flight are a list
+ * of small records, each handed to libunbound as its callback argument
+ * and freed when its answer is delivered, its deadline passes (then
+ * ub_cancel guarantees no later callback) or the context is closed.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <unbound.h>
+
+#include "dns.h"
+
+typedef struct dns_query {
+	struct dns_query *next, **prevp;
+	dns_ctx *ctx;
+	int async_id;
+	int64_t deadline;
+	dns_cb cb;
+	void *arg;
+} dns_query;
+
+struct dns_ctx {
+	struct ub_ctx *ub;
+	dns_query *pending;
+	size_t n_pending;
+};
+
+int64_t dns_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *dns_status_name(dns_status s)
+{
+	switch (s) {
+	case DNS_OK:
+		return "ok";
+	case DNS_NODATA:
+		return "no data";
+	case DNS_NXDOMAIN:
+		return "NXDOMAIN";
+	case DNS_TEMPFAIL:
+		return "temporary failure";
+	case DNS_BOGUS:
+		return "DNSSEC bogus";
+	}
+	return "?";
+}
+
+static int setopt(struct ub_ctx *ub, const char *opt, const char *val, char *err, size_t errlen)
+{
+	int r = ub_ctx_set_option(ub, opt, val);
+	if (r != 0)
+		snprintf(err, errlen, "libunbound option %s %s: %s", opt, val, ub_strerror(r));
+	return r == 0 ? 0 : -1;
+}
+
+int dns_open(dns_ctx **out, const dns_conf *conf, char *err, size_t errlen)
+{
+	dns_ctx *d;
+	int r;
+
+	*out = NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL || (d->ub = ub_ctx_create()) == NULL) {
+		snprintf(err, errlen, "cannot create a libunbound context");
+		free(d);
+		return -1;
+	}
+	/* Resolve in a thread of ours, not a forked process. */
+	if ((r = ub_ctx_async(d->ub, 1)) != 0) {
+		snprintf(err, errlen, "libunbound async: %s", ub_strerror(r));
+		goto bad;
+	}
+	/* Loopback resolvers are allowed (a local validating cache, the tests). */
+	if (setopt(d->ub, "do-not-query-localhost:", "no", err, errlen) != 0 ||
+	    setopt(d->ub, "harden-dnssec-stripped:", "yes", err, errlen) != 0)
+		goto bad;
+	if (conf->forward != NULL) {
+		const char *p = conf->forward;
+		while (*p) {
+			char addr[128];
+			size_t n = strcspn(p, " ,");
+			if (n > 0) {
+				if (n >= sizeof(addr)) {
+					snprintf(err, errlen, "DNS server address too long");
+					goto bad;
+				}
+				memcpy(addr, p, n);
+				addr[n] = '\0';
+				if ((r = ub_ctx_set_fwd(d->ub, addr)) != 0) {
+					snprintf(err, errlen, "DNS server %s: %s", addr, ub_strerror(r));
+					goto bad;
+				}
+			}
+			p += n;
+			p += strspn(p, " ,");
+		}
+	}
+	if (conf->trust_anchor_file != NULL && (r = ub_ctx_add_ta_file(d->ub, conf->trust_anchor_file)) != 0) {
+		snprintf(err, errlen, "DNSSEC trust anchor file %s: %s", conf->trust_anchor_file, ub_strerror(r));
+		goto bad;
+	}
+	if (conf->trust_anchor != NULL && (r = ub_ctx_add_ta(d->ub, conf->trust_anchor)) != 0) {
+		snprintf(err, errlen, "DNSSEC trust anchor: %s", ub_strerror(r));
+		goto bad;
+	}
+	*out = d;
+	return 0;
+bad:
+	ub_ctx_delete(d->ub);
+	free(d);
+	return -1;
+}
+
+static void unlink_query(dns_query *q)
+{
+	*q->prevp = q->next;
+	if (q->next)
+		q->next->prevp = q->prevp;
+	q->ctx->n_pending--;
+}
+
+void dns_close(dns_ctx *d)
+{
+	if (d == NULL)
+		return;
+	while (d->pending) {
+		dns_query *q = d->pending;
+		ub_cancel(d->ub, q->async_id);
+		unlink_query(q);
+		free(q);
+	}
+	ub_ctx_delete(d->ub);
+	free(d);
+}
+
+int dns_fd(const dns_ctx *d)
+{
+	return ub_fd(d->ub);
+}
+
+size_t dns_pending(const dns_ctx *d)
+{
+	return d->n_pending;
+}
+
+static void on_result(void *arg, int err, struct ub_result *res)
+{
+	dns_query *q = arg;
+	dns_result r;
+	static char why[DNS_WHY_MAX];
+
+	memset(&r, 0, sizeof(r));
+	if (err != 0 || res == NULL) {
+		r.status = DNS_TEMPFAIL;
+		snprintf(why, sizeof(why), "resolver: %s", ub_strerror(err));
+		r.why = why;
+	} else {
+		r.rcode = res->rcode;
+		r.secure = res->secure;
+		if (res->bogus) {
+			r.status = DNS_BOGUS;
+			snprintf(why, sizeof(why), "DNSSEC validation failed%s%s", res->why_bogus ? ": " : "",
+			         res->why_bogus ? res->why_bogus : "");
+			r.why = why;
+		} else if (res->havedata) {
+			size_t n = 0;
+			while (res->data[n])
+				n++;
+			r.status = DNS_OK;
+			r.n = n;
+			r.data = (const unsigned char *const *)res->data;
+			r.len = res->len;
+		} else if (res->nxdomain) {
+			r.status = DNS_NXDOMAIN;
+		} else if (res->rcode == 0) {
+			r.status = DNS_NODATA;
+		} else {
+			r.status = DNS_TEMPFAIL;
+			snprintf(why, sizeof(why), "DNS rcode %d%s", res->rcode, res->rcode == 2 ? " (SERVFAIL)" : "");
+			r.why = why;
+		}
+	}
+	unlink_query(q);
+	q->cb(q->arg, &r);
+	free(q);
+	ub_resolve_free(res);
+}
+
+int dns_process(dns_ctx *d)
+{
+	return ub_process(d->ub) == 0 ? 0 : -1;
+}
+
+int64_t dns_expire(dns_ctx *d, int64_t now_ms)
+{
+	int64_t next = -1;
+	dns_query *q = d->pending;
+
+	while (q) {
+		dns_query *nq = q->next;
+		if (q->deadline <= now_ms) {
+			dns_result r;
+			memset(&r, 0, sizeof(r));
+			r.status = DNS_TEMPFAIL;
+			r.why = "timeout";
+			ub_cancel(d->ub, q->async_id);
+			unlink_query(q);
+			q->cb(q->arg, &r);
+			free(q);
+			/* the callback may have added queries: start over */
+			q = d->pending;
+			next = -1;
+			continue;
+		}
+		if (next < 0 || q->deadline < next)
+			next = q->deadline;
+		q = nq;
+	}
+	return next;
+}
+
+int dns_resolve(dns_ctx *d, const char *name, int rrtype, int64_t deadline_ms, dns_cb cb, void *arg)
+{
+	dns_query *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return -1;
+	q->ctx = d;
+	q->deadline = deadline_ms;
+	q->cb = cb;
+	q->arg = arg;
+	q->next = d->pending;
+	q->prevp = &d->pending;
+	if (d->pending)
+		d->pending->prevp = &q->next;
+	d->pending = q;
+	d->n_pending++;
+	if (ub_resolve_async(d->ub, name, rrtype, 1, q, on_result, &q->async_id) != 0) {
+		unlink_query(q);
+		free(q);
+		return -1;
+	}
+	return 0;
+}
+
+void dns_wait(dns_ctx *d)
+{
+	while (d->n_pending > 0) {
+		int64_t now = dns_now_ms(), next = dns_expire(d, now);
+		struct pollfd p = {.fd = dns_fd(d), .events = POLLIN};
+		int ms;
+
+		if (next < 0)
+			break;
+		ms = next - now > 1000 ? 1000 : (int)(next - now);
+		if (poll(&p, 1, ms < 0 ? 0 : ms) > 0)
+			dns_process(d);
+	}
+}
+
+/* ---- pure rdata decoders ---- */
+
+long dns_txt_join(char *out, size_t outlen, const unsigned char *rd, size_t len)
+{
+	size_t i = 0, o = 0;
+
+	if (outlen == 0)
+		return -1;
+	while (i < len) {
+		size_t n = rd[i++];
+		if (n > len - i || n >= outlen - o)
+			return -1;
+		memcpy(out + o, rd + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	/* a NUL inside would truncate the record silently */
+	return memchr(out, '\0', o) ? -1 : (long)o;
+}
+
+int dns_mx_parse(int *pref, char name[DNS_NAME_MAX + 1], const unsigned char *rd, size_t len)
+{
+	size_t i = 2, o = 0;
+
+	name[0] = '\0';
+	if (len < 3)
+		return -1;
+	*pref = (rd[0] << 8) | rd[1];
+	for (;;) {
+		size_t n;
+		if (i >= len)
+			return -1;
+		n = rd[i++];
+		if (n == 0)
+			break;
+		/* names in libunbound's rdata are uncompressed: a pointer is malformed */
+		if (n > 63 || n > len - i || o + n + (o ? 1 : 0) > DNS_NAME_MAX)
+			return -1;
+		if (o)
+			name[o++] = '.';
+		for (size_t k = 0; k < n; k++) {
+			unsigned char c = rd[i + k];
+			if (c >= 'A' && c <= 'Z')
+				c = (unsigned char)(c + ('a' - 'A'));
+			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+				return -1;
+			name[o++] = (char)c;
+		}
+		i += n;
+	}
+	name[o] = '\0';
+	return i == len ? 0 : -1;
+}

@@ -1,0 +1,99 @@
+/*
+ * DNS for the TLS policy service: asynchronous, DNSSEC-validating
+ * lookups through libunbound (Debian's libunbound-dev).
+ *
+ * Why libunbound rather than a local resolver's AD bit: DANE must not
+ * trust an AD bit that crossed a network, and the daemon must not depend
+ * on how the machine's resolver is configured.  libunbound validates
+ * itself against the configured trust anchor (the root key from
+ * dns-root-data in production, a test zone's key in the tests).
+ *
+ * One context per daemon.  libunbound resolves in its own thread
+ * (ub_ctx_async(ctx, 1)); the daemon's event loop watches dns_fd() and
+ * calls dns_process() when it is readable, which runs the callbacks.  A
+ * query that passes its deadline is cancelled by dns_expire() and
+ * reported as DNS_TEMPFAIL "timeout": libunbound's own retries can take
+ * minutes, Postfix will not wait that long.
+ *
+ * Also here, pure and fuzzable: the rdata decoders for TXT and MX.
+ */
+#ifndef HOOKD_DNS_H
+#define HOOKD_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNS_RR_A 1
+#define DNS_RR_MX 15
+#define DNS_RR_TXT 16
+#define DNS_RR_AAAA 28
+#define DNS_RR_TLSA 52
+#define DNS_NAME_MAX 253
+#define DNS_WHY_MAX 256
+
+typedef enum dns_status {
+	DNS_OK = 0,       /* data */
+	DNS_NODATA = 1,   /* the name exists, not this type */
+	DNS_NXDOMAIN = 2, /* the name does not exist */
+	DNS_TEMPFAIL = 3, /* SERVFAIL, REFUSED, timeout, no server: no answer to go by */
+	DNS_BOGUS = 4     /* DNSSEC validation failed: treated as a failure, never as data */
+} dns_status;
+
+typedef struct dns_result {
+	dns_status status;
+	int secure;       /* DNSSEC-validated: the data, or its absence */
+	int rcode;
+	const char *why;  /* TEMPFAIL/BOGUS: what went wrong */
+	size_t n;         /* rdata items (DNS_OK) */
+	const unsigned char *const *data;
+	const int *len;
+} dns_result;
+
+typedef struct dns_conf {
+	/* "ADDR[@PORT]" of the servers to ask (recursive resolvers, or in
+	 * the tests an authoritative server); NULL = iterate from the root */
+	const char *forward;
+	const char *trust_anchor_file; /* zone-file DS or DNSKEY records; NULL = none (nothing is secure) */
+	const char *trust_anchor;      /* one record as text, in addition; NULL = none */
+} dns_conf;
+
+typedef struct dns_ctx dns_ctx;
+
+/* The result is valid during the callback only. */
+typedef void (*dns_cb)(void *arg, const dns_result *r);
+
+/* 0, or -1 with a message in err. */
+int dns_open(dns_ctx **out, const dns_conf *conf, char *err, size_t errlen);
+void dns_close(dns_ctx *d); /* cancels what is pending, without callbacks */
+
+int dns_fd(const dns_ctx *d);
+/* Run the callbacks of the answers that arrived. 0 or -1. */
+int dns_process(dns_ctx *d);
+/* Cancel the queries whose deadline (CLOCK_MONOTONIC ms) is <= now_ms,
+ * calling their callbacks with DNS_TEMPFAIL "timeout"; returns the
+ * earliest remaining deadline, or -1 if none is pending. */
+int64_t dns_expire(dns_ctx *d, int64_t now_ms);
+size_t dns_pending(const dns_ctx *d);
+
+/* Start a lookup; the callback runs from dns_process or dns_expire (or,
+ * if the query cannot even start, never: -1 is returned instead). */
+int dns_resolve(dns_ctx *d, const char *name, int rrtype, int64_t deadline_ms, dns_cb cb, void *arg);
+
+/* Wait (poll) until nothing is pending or the deadlines pass: for the
+ * shell and the tests, never the daemon. */
+void dns_wait(dns_ctx *d);
+
+int64_t dns_now_ms(void);
+const char *dns_status_name(dns_status s);
+
+/* ---- pure rdata decoders ---- */
+
+/* A TXT record's character strings, concatenated (RFC 8461 section 3.1).
+ * Returns the length written (NUL-terminated), -1 if malformed or too long. */
+long dns_txt_join(char *out, size_t outlen, const unsigned char *rd, size_t len);
+
+/* An MX record: preference and exchange (lower case, no final dot;
+ * "" for the null MX "."). 0 or -1. */
+int dns_mx_parse(int *pref, char name[DNS_NAME_MAX + 1], const unsigned char *rd, size_t len);
+
+#endif

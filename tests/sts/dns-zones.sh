@@ -1,0 +1,118 @@
+#!/bin/sh
+# Start an authoritative DNS server (nsd, Debian) on loopback with the
+# MTA-STS/DANE test zones, run a command with its address and trust
+# anchor in the environment, stop the server.  Nothing but 127.0.7.1 is
+# ever asked; /etc/resolv.conf is never read.
+#   dns-zones.sh COMMAND ARGS...
+# Environment for COMMAND:
+#   STS_DNS_ADDR     127.0.7.1@PORT
+#   STS_DNS_TA       the DS record of the signed zone sts.example. (trust anchor)
+#   STS_DNS_DIR      the zone directory
+# Zones:
+#   sts.example.        signed (ECDSA P-256, one key); tampered.sts.example's TXT
+#                    is changed after signing, so validation of it fails
+#   plain.example.      unsigned (insecure: no trust anchor covers it)
+# Any other name: nsd refuses, the resolver reports SERVFAIL.
+set -eu
+command -v nsd >/dev/null && command -v ldns-signzone >/dev/null || {
+	echo "dns-zones: needs nsd and ldnsutils (scripts/install-deps.sh --test)" >&2
+	exit 1
+}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sts-dns.XXXXXX")
+chmod 755 "$dir"
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+addr=127.0.7.1
+# a free UDP+TCP port: from the pid, away from the other tests' ranges
+port=$((40000 + $$ % 10000))
+while ss -Haltun "( sport = :$port )" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+
+cat >"$dir/sts.example.zone" <<ZONE
+\$ORIGIN sts.example.
+\$TTL 300
+@ SOA ns.sts.example. admin.sts.example. 1 3600 600 86400 300
+@ NS ns.sts.example.
+ns A 127.0.7.1
+; enforce: two MX hosts, one of them two labels under the policy's wildcard
+enforce MX 10 mx1.enforce.sts.example.
+enforce MX 20 a.mx2.enforce.sts.example.
+_mta-sts.enforce TXT "v=STSv1; id=20240101T000000"
+mta-sts.enforce A 127.0.7.2
+mx1.enforce A 127.0.7.3
+; a TXT record of several character strings, and unrelated records
+_mta-sts.split TXT "v=STSv1; " "id=split1"
+_mta-sts.split TXT "v=spf1 -all"
+; two STS records
+_mta-sts.twice TXT "v=STSv1; id=a"
+_mta-sts.twice TXT "v=STSv1; id=b"
+; DANE: a TLSA record for the MX host
+dane MX 10 mx.dane.sts.example.
+mx.dane A 127.0.7.4
+_25._tcp.mx.dane TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+; no TLSA
+notlsa MX 10 mx.notlsa.sts.example.
+mx.notlsa A 127.0.7.5
+tampered TXT "original"
+nullmx MX 0 .
+ZONE
+cat >"$dir/plain.example.zone" <<ZONE
+\$ORIGIN plain.example.
+\$TTL 300
+@ SOA ns.plain.example. admin.plain.example. 1 3600 600 86400 300
+@ NS ns.plain.example.
+ns A 127.0.7.1
+@ MX 10 mx.plain.example.
+_mta-sts TXT "v=STSv1; id=plain1"
+mx A 127.0.7.6
+_25._tcp.mx TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+ZONE
+
+(
+	cd "$dir"
+	key=$(ldns-keygen -a ECDSAP256SHA256 -k sts.example)
+	ldns-signzone -n -f sts.example.zone.signed sts.example.zone "$key" >/dev/null
+	# tamper with one signed record: its RRSIG no longer matches
+	sed -i 's/"original"/"tampered"/' sts.example.zone.signed
+	grep -v '^;' "$key.ds" | head -1 >ta.ds
+)
+cat >"$dir/nsd.conf" <<CONF
+server:
+	ip-address: $addr@$port
+	port: $port
+	username: ""
+	chroot: ""
+	zonesdir: "$dir"
+	database: ""
+	zonelistfile: "$dir/zone.list"
+	xfrdfile: "$dir/xfrd.state"
+	pidfile: "$dir/nsd.pid"
+	logfile: "$dir/nsd.log"
+	server-count: 1
+	verbosity: 1
+remote-control:
+	control-enable: no
+zone:
+	name: sts.example
+	zonefile: sts.example.zone.signed
+zone:
+	name: plain.example
+	zonefile: plain.example.zone
+CONF
+nsd -d -c "$dir/nsd.conf" &
+pid=$!
+i=0
+until ss -Hlun "( sport = :$port )" 2>/dev/null | grep -q "$addr"; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+		echo "dns-zones: nsd did not start:" >&2
+		cat "$dir/nsd.log" >&2 2>/dev/null || true
+		exit 1
+	fi
+	sleep 0.1
+done
+STS_DNS_ADDR="$addr@$port" STS_DNS_TA="$(cat "$dir/ta.ds")" STS_DNS_DIR="$dir" "$@"
