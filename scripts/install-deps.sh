@@ -9,11 +9,13 @@ set -eu
 BUILD="cmake pkg-config gcc clang make libsqlite3-dev liboath-dev libssl-dev libedit-dev libqrencode-dev libjansson-dev"
 # MTA-STS/DANE: DNSSEC-validating DNS (libunbound)
 BUILD="$BUILD libunbound-dev"
-TEST="libcmocka-dev libclang-rt-14-dev oathtool sqlite3"
+TEST="libcmocka-dev libclang-rt-14-dev llvm-14 oathtool sqlite3"
 # The shell's tests
 TEST="$TEST python3 oathtool util-linux"
 # The daemon's end-to-end tests (a real Postfix on loopback) and valgrind
 TEST="$TEST valgrind postfix postfix-pcre openssl iproute2 python3 util-linux"
+# The delivery events' end-to-end tests
+TEST="$TEST swaks"
 # MTA-STS/DANE tests: an authoritative DNS server and zone signing
 TEST="$TEST nsd ldnsutils"
 
