@@ -17,7 +17,7 @@ TEST="$TEST valgrind postfix postfix-pcre openssl iproute2 python3 util-linux"
 # The delivery events' end-to-end tests
 TEST="$TEST swaks"
 # MTA-STS/DANE tests: an authoritative DNS server and zone signing
-TEST="$TEST nsd ldnsutils"
+TEST="$TEST nsd ldnsutils openssl python3"
 
 want="$BUILD"
 case "${1:-}" in

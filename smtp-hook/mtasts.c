@@ -587,3 +587,142 @@ sts_action sts_decide_fetch_failed(const sts_cached *c, int64_t now)
 		return STS_NO_POLICY;
 	return sts_cached_fresh(c, now) ? STS_USE_CACHED : STS_DEFER;
 }
+
+/* ---- the HTTPS response ---- */
+
+static int ci_prefix(const char *s, size_t n, const char *lit)
+{
+	size_t l = strlen(lit);
+	if (n < l)
+		return 0;
+	for (size_t i = 0; i < l; i++)
+		if (lower((unsigned char)s[i]) != lit[i])
+			return 0;
+	return 1;
+}
+
+sts_http_result sts_http_response(const char *buf, size_t len, int eof, size_t *body_off, size_t *body_len,
+                                  const char **err)
+{
+	size_t i = 0, head_end = 0, clen = 0;
+	int have_len = 0, have_type = 0, status;
+
+	*err = NULL;
+	*body_off = *body_len = 0;
+	/* the end of the header block: an empty line (CRLF or LF) */
+	for (size_t k = 0; k < len && k < STS_HTTP_HEAD_MAX; k++) {
+		if (buf[k] != '\n')
+			continue;
+		if (k + 1 < len && buf[k + 1] == '\n') {
+			head_end = k + 2;
+			break;
+		}
+		if (k + 2 < len && buf[k + 1] == '\r' && buf[k + 2] == '\n') {
+			head_end = k + 3;
+			break;
+		}
+	}
+	if (head_end == 0) {
+		if (len >= STS_HTTP_HEAD_MAX) {
+			*err = "HTTP response header longer than 16 KiB";
+			return STS_HTTP_ERROR;
+		}
+		if (eof) {
+			*err = "connection closed before the end of the HTTP response header";
+			return STS_HTTP_ERROR;
+		}
+		return STS_HTTP_NEED_MORE;
+	}
+	/* status line: HTTP/1.x SP 3DIGIT */
+	if (head_end < 13 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') || buf[8] != ' ' ||
+	    !is_digit((unsigned char)buf[9]) || !is_digit((unsigned char)buf[10]) ||
+	    !is_digit((unsigned char)buf[11]) || (buf[12] != ' ' && buf[12] != '\r' && buf[12] != '\n')) {
+		*err = "not an HTTP/1.0 or HTTP/1.1 response";
+		return STS_HTTP_ERROR;
+	}
+	status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	if (status >= 300 && status < 400) {
+		*err = "HTTP redirect refused (RFC 8461: redirects are not followed)";
+		return STS_HTTP_ERROR;
+	}
+	if (status != 200) {
+		*err = "HTTP status is not 200";
+		return STS_HTTP_ERROR;
+	}
+	/* header fields */
+	i = (size_t)((const char *)memchr(buf, '\n', head_end) - buf) + 1;
+	while (i < head_end) {
+		const char *nl = memchr(buf + i, '\n', head_end - i);
+		size_t n = (size_t)(nl - (buf + i)), v;
+		const char *h = buf + i;
+
+		if (n > 0 && h[n - 1] == '\r')
+			n--;
+		i += (size_t)(nl - h) + 1;
+		if (n == 0)
+			break;
+		if (ci_prefix(h, n, "content-type:")) {
+			v = 13;
+			while (v < n && is_wsp((unsigned char)h[v]))
+				v++;
+			if (!ci_prefix(h + v, n - v, "text/plain") ||
+			    (n - v > 10 && h[v + 10] != ';' && !is_wsp((unsigned char)h[v + 10]))) {
+				*err = "HTTP Content-Type is not text/plain";
+				return STS_HTTP_ERROR;
+			}
+			have_type = 1;
+		} else if (ci_prefix(h, n, "transfer-encoding:")) {
+			*err = "HTTP Transfer-Encoding refused (the request is HTTP/1.0)";
+			return STS_HTTP_ERROR;
+		} else if (ci_prefix(h, n, "content-length:")) {
+			size_t digits = 0;
+			v = 15;
+			while (v < n && is_wsp((unsigned char)h[v]))
+				v++;
+			clen = 0;
+			for (; v < n && is_digit((unsigned char)h[v]); v++, digits++) {
+				if (clen > STS_POLICY_MAX) {
+					break;
+				}
+				clen = clen * 10 + (size_t)(h[v] - '0');
+			}
+			while (v < n && is_wsp((unsigned char)h[v]))
+				v++;
+			if (clen > STS_POLICY_MAX) {
+				*err = "HTTP body larger than 64 KiB";
+				return STS_HTTP_ERROR;
+			}
+			if (digits == 0 || v != n) {
+				*err = "HTTP Content-Length is not a number";
+				return STS_HTTP_ERROR;
+			}
+			have_len = 1;
+		}
+	}
+	if (!have_type) {
+		*err = "HTTP response has no Content-Type (text/plain is required)";
+		return STS_HTTP_ERROR;
+	}
+	if (len - head_end > STS_POLICY_MAX) {
+		*err = "HTTP body larger than 64 KiB";
+		return STS_HTTP_ERROR;
+	}
+	if (have_len) {
+		if (len - head_end > clen) {
+			*err = "HTTP body longer than its Content-Length";
+			return STS_HTTP_ERROR;
+		}
+		if (len - head_end < clen) {
+			if (eof) {
+				*err = "connection closed before the end of the HTTP body";
+				return STS_HTTP_ERROR;
+			}
+			return STS_HTTP_NEED_MORE;
+		}
+	} else if (!eof) {
+		return STS_HTTP_NEED_MORE;
+	}
+	*body_off = head_end;
+	*body_len = len - head_end;
+	return STS_HTTP_DONE;
+}

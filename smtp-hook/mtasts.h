@@ -131,6 +131,27 @@ sts_answer_result sts_answer(char *out, size_t outlen, const sts_account_req *ac
 
 const char *sts_mode_name(sts_mode m);
 
+/* ---- the HTTPS response (RFC 8461 section 3.3) ---- */
+
+#define STS_HTTP_HEAD_MAX 16384
+
+typedef enum sts_http_result {
+	STS_HTTP_ERROR = -1,    /* refused: *err says why */
+	STS_HTTP_NEED_MORE = 0, /* not complete yet (eof = 0) */
+	STS_HTTP_DONE = 1       /* *body_off, *body_len set */
+} sts_http_result;
+
+/*
+ * An HTTP/1.0 or 1.1 response to the policy GET, as received so far (eof:
+ * the server closed the connection).  Accepted: status 200 only (a
+ * redirect is refused, never followed), a Content-Type of text/plain
+ * (parameters allowed), no Transfer-Encoding, a body of at most 64 KiB
+ * (by Content-Length when given, else up to the close), a header block
+ * of at most 16 KiB.
+ */
+sts_http_result sts_http_response(const char *buf, size_t len, int eof, size_t *body_off, size_t *body_len,
+                                  const char **err);
+
 /* ---- cache decisions (the rules of RFC 8461 section 3.3 and issue 7) ---- */
 
 typedef enum sts_cached_kind { STS_CACHED_NOTHING = 0, STS_CACHED_NOPOLICY = 1, STS_CACHED_POLICY = 2 } sts_cached_kind;

@@ -1,7 +1,8 @@
 /* Fuzz target: the MTA-STS TXT record and policy file parsers, the MX
  * pattern matcher and the answer builder (smtp-hook/mtasts.c).  The input
- * is parsed whole as a policy file and, split at LF, as a set of TXT
- * records; the invariants the daemon relies on are checked. */
+ * is parsed whole as a policy file, as an HTTP response (at every
+ * length, open and closed) and, split at LF, as a set of TXT records;
+ * the invariants the daemon relies on are checked. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -88,10 +89,34 @@ static void check_policy(const char *buf, size_t size)
 	}
 }
 
+static void check_http(const char *buf, size_t size)
+{
+	size_t off, len;
+	const char *err;
+
+	for (int eof = 0; eof < 2; eof++) {
+		switch (sts_http_response(buf, size, eof, &off, &len, &err)) {
+		case STS_HTTP_DONE:
+			if (off > size || len != size - off || len > STS_POLICY_MAX)
+				__builtin_trap();
+			break;
+		case STS_HTTP_ERROR:
+			if (err == NULL)
+				__builtin_trap();
+			break;
+		case STS_HTTP_NEED_MORE:
+			if (eof)
+				__builtin_trap(); /* a closed connection is always decided */
+			break;
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
 
+	check_http(buf, size);
 	check_txt(buf, size);
 	check_policy(buf, size);
 	return 0;

@@ -22,10 +22,16 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/sts-dns.XXXXXX")
 chmod 755 "$dir"
 pid=""
 cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rc=$?
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
 	rm -rf "$dir"
+	exit $rc
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 addr=127.0.7.1
 # a free UDP+TCP port: from the pid, away from the other tests' ranges

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""An HTTPS server for the MTA-STS fetch tests, on loopback only.
+
+Usage: https-server.py ADDR PORT CERT KEY
+Answers GET /.well-known/mta-sts.txt by the Host header's domain (the
+name after "mta-sts."), one behaviour per test case; HTTP/1.0, closes
+after each response.
+"""
+import http.server
+import socketserver
+import ssl
+import sys
+import time
+
+GOOD = b"version: STSv1\r\nmode: enforce\r\nmx: *.enforce.sts.example\r\nmx: mail.good.example\r\nmax_age: 86400\r\n"
+
+CASES = {
+    # domain: (status, headers, body)
+    "good.example": (200, [("Content-Type", "text/plain")], GOOD),
+    "charset.example": (200, [("Content-Type", "text/plain; charset=utf-8")], GOOD),
+    "nolength.example": (200, [("Content-Type", "text/plain")], GOOD),
+    "truncated.example": (200, [("Content-Type", "text/plain")], GOOD),
+    "redirect.example": (301, [("Location", "https://mta-sts.good.example/.well-known/mta-sts.txt"),
+                               ("Content-Type", "text/plain")], b"moved\n"),
+    "html.example": (200, [("Content-Type", "text/html")], GOOD),
+    "notype.example": (200, [], GOOD),
+    "big.example": (200, [("Content-Type", "text/plain")], GOOD + b"x" * 70000),
+    "notfound.example": (404, [("Content-Type", "text/plain")], b"no\n"),
+    "badage.example": (200, [("Content-Type", "text/plain")],
+                       b"version: STSv1\nmode: enforce\nmx: mx.badage.example\nmax_age: 31557601\n"),
+}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("https-server: " + (fmt % args) + "\n")
+
+    def do_GET(self):
+        host = (self.headers.get("Host") or "").lower()
+        dom = host[len("mta-sts."):] if host.startswith("mta-sts.") else ""
+        if self.path != "/.well-known/mta-sts.txt":
+            self.send_error(404)
+            return
+        if dom == "slow.example":
+            time.sleep(30)
+            return
+        status, headers, body = CASES.get(dom, (404, [("Content-Type", "text/plain")], b"unknown\n"))
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        if dom not in ("nolength.example", "truncated.example"):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        if dom == "nolength.example":
+            # the end of a body without Content-Length: TLS close_notify
+            self.connection.unwrap()
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    addr, port, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    if not addr.startswith("127."):
+        sys.exit("https-server: loopback addresses only")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = Server((addr, port), Handler)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

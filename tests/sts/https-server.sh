@@ -1,0 +1,56 @@
+#!/bin/sh
+# Make a test CA and a certificate for the mta-sts.* test names, start
+# tests/sts/https-server.py on 127.0.7.2, run a command, stop the server.
+#   https-server.sh COMMAND ARGS...
+# Environment for COMMAND: STS_HTTPS_ADDR (127.0.7.2), STS_HTTPS_PORT,
+# STS_HTTPS_CA (the test CA's certificate).  The certificate covers
+# mta-sts.{good,charset,nolength,truncated,redirect,html,notype,big,notfound,badage,slow}.example,
+# not mta-sts.other.example (the wrong-name case).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sts-https.XXXXXX")
+pid=""
+cleanup() {
+	rc=$?
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+addr=127.0.7.2
+port=$((30000 + $$ % 10000))
+while ss -Haltn "( sport = :$port )" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+
+san=""
+for d in good charset nolength truncated redirect html notype big notfound badage slow; do
+	san="${san:+$san,}DNS:mta-sts.$d.example"
+done
+(
+	cd "$dir"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern MTA-STS test CA" \
+		-keyout ca.key -out ca.crt -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+		2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=mta-sts.good.example" \
+		-keyout srv.key -out srv.csr 2>/dev/null
+	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" >ext.cnf
+	openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out srv.crt \
+		2>/dev/null
+)
+/usr/bin/python3 "$here/https-server.py" "$addr" "$port" "$dir/srv.crt" "$dir/srv.key" 2>"$dir/server.log" &
+pid=$!
+i=0
+until ss -Hltn "( sport = :$port )" 2>/dev/null | grep -q "$addr"; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+		echo "https-server: did not start:" >&2
+		cat "$dir/server.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+STS_HTTPS_ADDR=$addr STS_HTTPS_PORT=$port STS_HTTPS_CA="$dir/ca.crt" "$@"
