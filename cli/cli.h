@@ -161,7 +161,8 @@ int cli_secret(cli *c, const char *prompt, int from_stdin, int twice, char *buf,
 int cli_confirm(cli *c, int yes_opt, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A line from the terminal with echo (for a code in the shell).  0 or status. */
 int cli_ask(cli *c, const char *prompt, char *buf, size_t len);
-/* Set by SIGINT; prompts return cancelled. */
+/* Set by SIGINT; prompts return cancelled.  cli_signals() keeps the
+ * handler for good (the shell); prompts install it while they read. */
 extern volatile int cli_interrupted;
 void cli_signals(void);
 

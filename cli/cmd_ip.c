@@ -61,6 +61,15 @@ static int net_contains(const char *cidr, const char *address)
 	return 1;
 }
 
+/* Same prefix length (so that 10.0.0.0/8 and 10.0.0.0/16 differ). */
+static int same_len(const char *a, const char *b)
+{
+	unsigned char x[16];
+	int la, lb;
+
+	return parse_net(a, x, &la) == 0 && parse_net(b, x, &lb) == 0 && la == lb;
+}
+
 struct nets {
 	char (*cidr)[64];
 	size_t n, cap;
@@ -95,7 +104,7 @@ static int locks_out(cli *c, const char *account, const char *cidr, int removing
 		return 0;
 	}
 	for (size_t i = 0; i < s.n; i++) {
-		if (removing && net_contains(s.cidr[i], cidr) && net_contains(cidr, s.cidr[i]))
+		if (removing && net_contains(s.cidr[i], cidr) && net_contains(cidr, s.cidr[i]) && same_len(s.cidr[i], cidr))
 			continue; /* the one being removed */
 		any = 1;
 		if (net_contains(s.cidr[i], c->self_address))
@@ -110,8 +119,23 @@ static int locks_out(cli *c, const char *account, const char *cidr, int removing
 	return any && !allowed;
 }
 
+/* The stored (canonical) form of what the user typed: "192.0.2.1" is "192.0.2.1/32". */
+static void canonical(cli *c, const char *account, const char *typed, char *out, size_t len)
+{
+	struct nets s = {NULL, 0, 0};
+
+	snprintf(out, len, "%s", typed);
+	if (acct_ip_foreach(c->db, account, collect, &s) == ACCT_OK)
+		for (size_t i = 0; i < s.n; i++)
+			if (net_contains(s.cidr[i], typed) && net_contains(typed, s.cidr[i]) &&
+			    strchr(s.cidr[i], '/') && same_len(s.cidr[i], typed))
+				snprintf(out, len, "%s", s.cidr[i]);
+	free(s.cidr);
+}
+
 static int cmd_ip_allow(cli *c, int argc, char **argv)
 {
+	char canon[64];
 	const char *pos[2], *label = NULL;
 	int yes = 0, r;
 	const cli_opt opts[] = {{"--label", 1, &label, NULL}, {"--yes", 0, NULL, &yes}, {NULL, 0, NULL, NULL}};
@@ -128,10 +152,11 @@ static int cmd_ip_allow(cli *c, int argc, char **argv)
 		return r;
 	if ((r = acct_ip_add(c->db, pos[0], pos[1], label ? label : "")) != ACCT_OK)
 		return cli_acct_fail(c, r);
+	canonical(c, pos[0], pos[1], canon, sizeof(canon));
 	if (c->json)
-		return cli_json(c, json_pack("{s:s, s:s, s:s}", "account", pos[0], "cidr", pos[1], "label",
+		return cli_json(c, json_pack("{s:s, s:s, s:s}", "account", pos[0], "cidr", canon, "label",
 		                             label ? label : ""));
-	cli_say(c, "allowed %s for '%s'", pos[1], pos[0]);
+	cli_say(c, "allowed %s for '%s'", canon, pos[0]);
 	return 0;
 }
 

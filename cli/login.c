@@ -116,6 +116,7 @@ int cli_login(cli *c, const char *email_arg)
 		       c->self_address);
 	if (tty) {
 		c->mode = CLI_SHELL;
+		cli_signals();
 		return cli_shell(c);
 	}
 	c->mode = CLI_SCRIPT;

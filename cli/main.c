@@ -156,7 +156,6 @@ int main(int argc, char **argv)
 	c.color = colour_ok && isatty(STDOUT_FILENO);
 	c.color_err = colour_ok && isatty(STDERR_FILENO);
 	set_actor(&c);
-	cli_signals();
 
 	if (login) {
 		if (argc - optind > 1) {
@@ -174,6 +173,7 @@ int main(int argc, char **argv)
 		st = cli_run(&c, argc - optind, argv + optind);
 	} else if (isatty(STDIN_FILENO)) {
 		c.mode = CLI_SHELL;
+		cli_signals(); /* in the shell, Ctrl-C cancels the line, never the shell */
 		st = cli_shell(&c);
 	} else {
 		c.mode = CLI_SCRIPT;

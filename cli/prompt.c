@@ -94,7 +94,15 @@ static int read_file_line(FILE *f, char *buf, size_t len)
 static int tty_read(const char *prompt, int echo, char *buf, size_t len)
 {
 	struct termios old, quiet;
+	struct sigaction sa, prev;
 	int r, restore = 0;
+
+	/* Ctrl-C cancels this prompt (and restores the echo) rather than
+	 * killing the program with the terminal left silent. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &prev);
 
 	fflush(stdout);
 	fputs(prompt, stderr);
@@ -110,6 +118,7 @@ static int tty_read(const char *prompt, int echo, char *buf, size_t len)
 	r = read_fd_line(STDIN_FILENO, buf, len);
 	if (restore)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	sigaction(SIGINT, &prev, NULL);
 	if (r == LINE_INTR || r == LINE_EOF)
 		fputc('\n', stderr);
 	return r;

@@ -218,8 +218,19 @@ static void candidates(struct cands *s, int nw, char **w)
 	if (k == NULL)
 		return;
 	if (nw > first && w[nw - 1][0] == '-' && opt_takes_value(k, w[nw - 1])) {
+		/* The value of an option: the few that have a fixed set. */
+		static const struct {
+			const char *opt, *values;
+		} vals[] = {
+			{"--mode", "opportunistic enforced none"}, {"--require-valid-cert", "on off"},
+			{"--require-2fa", "on off"}, {"--smtp-password-auth", "on off"}, {"--min-version", "1.2 1.3"},
+			{"--expires", "90d 30d 1w never"},
+		};
 		if (!strcmp(w[nw - 1], "--parent"))
 			cand_live(s, CLI_ARG_ACCOUNT);
+		for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+			if (!strcmp(w[nw - 1], vals[i].opt))
+				cand_words(s, vals[i].values);
 		return;
 	}
 	if (s->plen > 0 && s->prefix[0] == '-') {

@@ -20,7 +20,6 @@ int cli_split(char *buf, char **argv, int max, const char **err)
 
 	for (;;) {
 		char quote = 0;
-		int have = 0;
 
 		while (*r == ' ' || *r == '\t' || *r == '\r' || *r == '\n')
 			r++;
@@ -44,7 +43,6 @@ int cli_split(char *buf, char **argv, int max, const char **err)
 				}
 			} else if (*r == '\'' || *r == '"') {
 				quote = *r++;
-				have = 1;
 			} else if (*r == '\\' && r[1]) {
 				*w++ = r[1];
 				r += 2;
@@ -53,13 +51,11 @@ int cli_split(char *buf, char **argv, int max, const char **err)
 			} else {
 				*w++ = *r++;
 			}
-			have = 1;
 		}
 		if (quote) {
 			*err = "unbalanced quote";
 			return -1;
 		}
-		(void)have;
 		if (*r)
 			r++;
 		*w++ = '\0';

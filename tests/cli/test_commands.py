@@ -203,6 +203,11 @@ class CommandTests:
         d = self.js("ip", "allow", "acme", "192.0.2.0/24", "--label", "office")
         self.assertEqual((d["cidr"], d["label"]), ("192.0.2.0/24", "office"))
         self.ok("ip", "allow", "acme", "2001:db8::/32")
+        # A single address, or an IPv4-mapped network, is reported as stored.
+        self.assertEqual(self.js("ip", "allow", "acme", "198.51.100.7")["cidr"], "198.51.100.7/32")
+        self.assertEqual(self.js("ip", "allow", "acme", "::ffff:203.0.113.0/120")["cidr"], "203.0.113.0/24")
+        self.ok("ip", "remove", "acme", "198.51.100.7")
+        self.ok("ip", "remove", "acme", "203.0.113.0/24")
         lst = self.js("ip", "list", "acme")
         self.assertEqual(sorted(e["cidr"] for e in lst), ["192.0.2.0/24", "2001:db8::/32"])
         self.assertIn("office", self.ok("ip", "list", "acme").out)

@@ -81,6 +81,14 @@ class Shell(clitest.Base):
         p.send("\n")
         p.expect("revoked key " + kid)
         p.prompt(PROMPT)
+        # The value of an option.
+        p.send("tls set acme --mode enf\t")
+        p.expect("enforced ")
+        p.send("--require-valid-cert o\t")
+        p.expect(r"off +on")
+        p.send("n\n")
+        p.expect("mode: +enforced")
+        p.prompt(PROMPT)
         # Several choices: listed.
         p.send("a\t")
         p.expect(r"account +apikey +audit")
