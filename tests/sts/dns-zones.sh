@@ -59,6 +59,8 @@ _mta-sts.twice TXT "v=STSv1; id=b"
 ; DANE: a TLSA record for the MX host
 dane MX 10 mx.dane.sts.example.
 mx.dane A 127.0.7.4
+_mta-sts.dane TXT "v=STSv1; id=dane1"
+mta-sts.dane A 127.0.7.2
 _25._tcp.mx.dane TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 ; no TLSA
 notlsa MX 10 mx.notlsa.sts.example.

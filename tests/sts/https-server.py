@@ -26,6 +26,11 @@ CASES = {
     "notype.example": (200, [], GOOD),
     "big.example": (200, [("Content-Type", "text/plain")], GOOD + b"x" * 70000),
     "notfound.example": (404, [("Content-Type", "text/plain")], b"no\n"),
+    # the domains of the DNS test zones (tests/sts/dns-zones.sh)
+    "enforce.sts.example": (200, [("Content-Type", "text/plain")],
+                            b"version: STSv1\nmode: enforce\nmx: *.enforce.sts.example\nmax_age: 86400\n"),
+    "dane.sts.example": (200, [("Content-Type", "text/plain")],
+                         b"version: STSv1\nmode: enforce\nmx: mx.dane.sts.example\nmax_age: 86400\n"),
     "badage.example": (200, [("Content-Type", "text/plain")],
                        b"version: STSv1\nmode: enforce\nmx: mx.badage.example\nmax_age: 31557601\n"),
 }

@@ -30,6 +30,7 @@ san=""
 for d in good charset nolength truncated redirect html notype big notfound badage slow; do
 	san="${san:+$san,}DNS:mta-sts.$d.example"
 done
+san="$san,DNS:mta-sts.enforce.sts.example,DNS:mta-sts.dane.sts.example"
 (
 	cd "$dir"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern MTA-STS test CA" \
