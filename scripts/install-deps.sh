@@ -15,7 +15,7 @@ TEST="$TEST python3 oathtool util-linux"
 # The daemon's end-to-end tests (a real Postfix on loopback) and valgrind
 TEST="$TEST valgrind postfix postfix-pcre openssl iproute2 python3 util-linux"
 # The delivery events' end-to-end tests
-TEST="$TEST swaks"
+TEST="$TEST swaks libnet-ssleay-perl libio-socket-ssl-perl"
 # MTA-STS/DANE tests: an authoritative DNS server and zone signing
 TEST="$TEST nsd ldnsutils openssl python3"
 
