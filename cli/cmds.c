@@ -16,7 +16,7 @@
 extern const cli_group cli_group_account, cli_group_user, cli_group_2fa, cli_group_apikey, cli_group_ip,
 	cli_group_tls, cli_group_audit, cli_group_help, cli_group_quit, cli_group_exit;
 extern const cli_group cli_group_events; /* cli/cmd_events.c */
-/* The Postfix integration (cli/cmd_postfix.c) adds its group here. */
+extern const cli_group cli_group_postfix_config, cli_group_postfix_check; /* cli/cmd_postfix.c */
 
 const cli_group *const cli_groups[] = {
 	&cli_group_account,
@@ -27,7 +27,7 @@ const cli_group *const cli_groups[] = {
 	&cli_group_tls,
 	&cli_group_audit,
 	&cli_group_events,
-	/* &cli_group_postfix, */
+	&cli_group_postfix_config, &cli_group_postfix_check,
 	&cli_group_help,
 	&cli_group_quit,
 	&cli_group_exit,

@@ -32,9 +32,9 @@ struct setting {
 static const struct setting settings[] = {
 	STR(database, K_STRING, "/var/lib/postern/postern.db", "the Postern database (shared with the postern shell)"),
 	STR(key_file, K_STRING, "/etc/postern/master.key", "the 2FA master key file"),
-	STR(auth_listen, K_LISTEN, "unix:/run/postern/auth",
+	STR(auth_listen, K_LISTEN, "inet:127.0.0.1:10035",
 	    "Dovecot SASL service for Postfix (smtpd_sasl_type = dovecot): unix:PATH, inet:HOST:PORT, or empty for off"),
-	STR(policy_listen, K_LISTEN, "unix:/run/postern/policy",
+	STR(policy_listen, K_LISTEN, "inet:127.0.0.1:10036",
 	    "policy delegation service for Postfix (check_policy_service): unix:PATH, inet:HOST:PORT, or empty for off"),
 	STR(user, K_NAME, "postern", "after binding, run as this user (when started as root)"),
 	STR(socket_mode, K_MODE, "0660", "permissions of the unix sockets (octal)"),

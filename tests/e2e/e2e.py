@@ -152,8 +152,8 @@ def tls_context():
     return ctx
 
 
-def session(port=10587):
-    if port == 10465:
+def session(port=587):
+    if port == 465:
         s = smtplib.SMTP_SSL("127.0.0.1", port, context=tls_context(), timeout=60)
         s.ehlo("client.test")
     else:
@@ -175,7 +175,7 @@ def message(sender, rcpt, subject):
             "Test message %s.\r\n" % (sender, rcpt, subject, subject.replace(" ", "."), subject))
 
 
-def submit(key, sender, rcpt, subject, port=10587, mech="PLAIN"):
+def submit(key, sender, rcpt, subject, port=587, mech="PLAIN"):
     """Send one message; (code, text) of the first refusal, or (250, '') when accepted."""
     s = session(port)
     try:
@@ -198,7 +198,7 @@ def submit(key, sender, rcpt, subject, port=10587, mech="PLAIN"):
             pass
 
 
-def auth_only(key, port=10587, mech="PLAIN"):
+def auth_only(key, port=587, mech="PLAIN"):
     s = session(port)
     try:
         login(s, key, mech)
@@ -294,9 +294,9 @@ def scenarios(k):
 
     # (b) enforced account -> TLS sink: delivered over TLS (also over 465 and 2525).
     check(submit(k["enf"], "enf@sender.test", "b@tls.test", "scenario b") == (250, ""), "(b) accepted on 587")
-    check(submit(k["enf"], "enf@sender.test", "b@tls.test", "scenario b465", port=10465) == (250, ""),
+    check(submit(k["enf"], "enf@sender.test", "b@tls.test", "scenario b465", port=465) == (250, ""),
           "(b) accepted on 465 (implicit TLS)")
-    check(submit(k["ver"], "ver@sender.test", "b@tls.test", "scenario b-verify", port=12525, mech="LOGIN") == (250, ""),
+    check(submit(k["ver"], "ver@sender.test", "b@tls.test", "scenario b-verify", port=2525, mech="LOGIN") == (250, ""),
           "(b) require_valid_cert accepted on 2525 (AUTH LOGIN)")
     for subj in ("scenario b", "scenario b465", "scenario b-verify"):
         got = wait_for(lambda s=subj: with_subject("tls", s), "(b) delivery of " + subj)
@@ -371,7 +371,6 @@ def scenarios(k):
 
 def scenario_h(k):
     # (h) the store becomes unavailable: temporary failures only, nothing accepted, no crash.
-    before = {n: len(sink_log(n)) for n in SINKS}
     s = session()
     login(s, k["opp"])
     run("sqlite3", DB, "PRAGMA wal_checkpoint(TRUNCATE);")
@@ -386,10 +385,11 @@ def scenario_h(k):
     check(code == 450 and b"4.3.5" in text, "(h) RCPT deferred (450 4.3.5) when the store became unavailable")
     code, text = auth_only(k["opp"])
     check(code == 454, "(h) AUTH gets a temporary failure (454), not 535: %d %s" % (code, text))
-    code, text = submit(k["opp"], "opp@sender.test", "h@plain.test", "scenario h", port=10465)
+    code, text = submit(k["opp"], "opp@sender.test", "h@plain.test", "scenario h", port=465)
     check(code == 454, "(h) the same on 465")
     check(hookd.poll() is None, "(h) postern-hookd still running")
-    check(queue_empty() and {n: len(sink_log(n)) for n in SINKS} == before, "(h) no mail accepted or delivered")
+    check(queue_empty() and not any(with_subject(n, "scenario h") for n in SINKS),
+          "(h) no mail accepted or delivered")
     os.unlink(DB)
     for sfx in ("-wal", "-shm"):
         if os.path.exists(DB + ".away" + sfx):
@@ -416,7 +416,7 @@ def scenario_i(k):
             for attempt in range(3):
                 try:
                     r = submit(k[acct], "%s@sender.test" % acct, "r%03d@%s.test" % (n, dest), subj,
-                               port=(10587, 10465, 12525)[n % 3])
+                               port=(587, 465, 2525)[n % 3])
                     break
                 except (smtplib.SMTPException, OSError) as e:
                     r = (0, str(e))
@@ -459,9 +459,15 @@ def main():
     keys = make_accounts()
     T0 = time.time()
     start_hookd()
-    run("sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "inet:127.0.0.1:%d" % AUTH_PORT,
-        "inet:127.0.0.1:%d" % POLICY_PORT, "start")
-    for port in (10587, 10465, 12525):
+    # The base instance, then Postern's part exactly as docs/postfix.md says.
+    run("sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "write")
+    etc = os.path.join(PF, "etc")
+    run(CLI, "postfix-config", "--hookd", "inet:127.0.0.1:%d" % AUTH_PORT, "--apply", etc)
+    r = subprocess.run([CLI, "postfix-check", "--config-dir", etc], capture_output=True, text=True)
+    check(r.returncode == 0 and "0 error(s), 0 warning(s)" in r.stdout,
+          "postern postfix-config --apply gives a configuration postfix-check passes: " + r.stdout)
+    run("sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "start")
+    for port in (587, 465, 2525):
         wait_for(lambda p=port: listening(p), "Postfix on %d" % port)
     scenarios(keys)
     scenario_i(keys)
@@ -485,7 +491,7 @@ except Exception as e:  # a broken harness is a failure too, with its reason
     traceback.print_exc()
     failures.append("harness: %s" % e)
 finally:
-    subprocess.run(["sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "-", "-", "stop"])
+    subprocess.run(["sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "stop"])
     if hookd is not None and hookd.poll() is None:
         hookd.kill()
         hookd.wait()

@@ -24,6 +24,9 @@ lock = threading.Lock()
 
 
 class Handler(socketserver.StreamRequestHandler):
+    # A connection stuck for this long is dropped: Postfix then retries,
+    # so one lost connection cannot hold a test's message for minutes.
+    timeout = 30
     def setup(self):
         super().setup()
         self.tls = None
@@ -63,6 +66,7 @@ class Handler(socketserver.StreamRequestHandler):
                         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
                     try:
                         conn = ctx.wrap_socket(self.connection, server_side=True)
+                        conn.settimeout(self.timeout)
                     except (ssl.SSLError, OSError):
                         return
                     self.connection = conn
@@ -112,6 +116,7 @@ class Handler(socketserver.StreamRequestHandler):
 
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
+    request_queue_size = 128  # Postfix opens many connections at once
     daemon_threads = True
 
 

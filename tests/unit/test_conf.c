@@ -28,7 +28,8 @@ static void test_defaults(void **state)
 	(void)state;
 	conf_defaults(&c);
 	assert_string_equal(c.database, "/var/lib/postern/postern.db");
-	assert_string_equal(c.auth_listen, "unix:/run/postern/auth");
+	assert_string_equal(c.auth_listen, "inet:127.0.0.1:10035");
+	assert_string_equal(c.policy_listen, "inet:127.0.0.1:10036");
 	assert_string_equal(c.transport_verify13, "postern-tls13-verify");
 	assert_int_equal(c.max_connections, 1024);
 	assert_int_equal(c.debug, 0);

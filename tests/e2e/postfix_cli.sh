@@ -1,0 +1,106 @@
+#!/bin/sh
+# postern postfix-config and postfix-check against real Postfix
+# configurations, read and written by Postfix's own postconf -c DIR (no
+# running Postfix needed; e2e.py runs one configured this way).
+# usage: postfix_cli.sh POSTERN_BINARY
+set -eu
+P=$1
+command -v postconf >/dev/null 2>&1 || { echo "postconf is missing: run scripts/install-deps.sh --test" >&2; exit 1; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/postfix-cli-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# expect STATUS PATTERN COMMAND...: the status and a line of the output
+expect() {
+	want=$1 pat=$2
+	shift 2
+	set +e
+	out=$("$@" 2>&1)
+	st=$?
+	set -e
+	if [ "$st" -eq "$want" ] && printf '%s\n' "$out" | grep -qE -- "$pat"; then
+		ok "$* -> $st /$pat/"
+	else
+		bad "$* -> $st (wanted $want and /$pat/):"
+		printf '%s\n' "$out" | sed 's/^/    /'
+	fi
+}
+fresh() { # a configuration as Debian installs it
+	rm -rf "$T/etc"
+	mkdir -p "$T/etc"
+	printf 'compatibility_level = 3.6\nsmtpd_tls_cert_file = /etc/ssl/certs/mta.pem\n' >"$T/etc/main.cf"
+	if [ -f /usr/share/postfix/master.cf.dist ]; then
+		cp /usr/share/postfix/master.cf.dist "$T/etc/master.cf"
+	else
+		printf 'smtp inet n - y - - smtpd\npickup unix n - y 60 1 pickup\nsmtp unix - - y - - smtp\n' >"$T/etc/master.cf"
+	fi
+}
+D=$T/etc
+
+fresh
+expect 1 "no smtpd service in master.cf offers AUTH" "$P" postfix-check --config-dir "$D"
+expect 1 "postern-tls-verify/unix: missing from master.cf" "$P" postfix-check --config-dir "$D"
+expect 1 "smtpd_tls_received_header = no" "$P" postfix-check --config-dir "$D"
+
+# The printed lines name the daemon's addresses.
+expect 0 "^smtpd_sasl_path = inet:127.0.0.1:10035$" "$P" postfix-config
+expect 0 "smtpd_recipient_restrictions=check_policy_service,inet:127.0.0.1:10036,permit_sasl_authenticated,reject" "$P" postfix-config
+expect 0 "^smtpd_sasl_path = /run/postern/auth$" "$P" postfix-config --hookd unix:/run/postern
+expect 0 "check_policy_service,unix:/run/postern/policy," "$P" postfix-config --hookd unix:/run/postern
+expect 0 "TLS required but not supported" "$P" postfix-config
+expect 0 '"smtpd_sasl_type": "dovecot"' "$P" --json postfix-config
+expect 64 "is not inet:HOST:PORT" "$P" postfix-config --hookd inet:127.0.0.1
+expect 64 "is not inet:HOST:PORT or unix" "$P" postfix-config --hookd 127.0.0.1:10035
+
+# Apply, then the check passes; applying again changes nothing.
+expect 0 "applied to" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D"
+expect 0 "policy service inet:127.0.0.1:20002 asked at RCPT" "$P" postfix-check --config-dir "$D"
+[ "$(postconf -c "$D" -h smtpd_sasl_path)" = inet:127.0.0.1:20001 ] && ok "postconf reads the SASL path" || bad "smtpd_sasl_path"
+[ "$(postconf -c "$D" -P postern-tls13-verify/unix/smtp_tls_mandatory_protocols)" = "postern-tls13-verify/unix/smtp_tls_mandatory_protocols = >=TLSv1.3" ] &&
+	ok "postconf reads the TLS 1.3 transport" || bad "tls13 transport"
+grep -q "TLS required but not supported" "$D/postern_tls_status.pcre" && ok "status filter written" || bad "status filter"
+cp "$D/main.cf" "$T/main.1"
+cp "$D/master.cf" "$T/master.1"
+expect 0 "applied to" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+cmp -s "$D/main.cf" "$T/main.1" && cmp -s "$D/master.cf" "$T/master.1" && ok "apply is idempotent" || bad "apply twice differs"
+expect 0 '"errors": 0' "$P" --json postfix-check --config-dir "$D"
+
+# The most common mistake: permit_sasl_authenticated before the policy service.
+postconf -c "$D" -P "submission/inet/smtpd_recipient_restrictions=permit_sasl_authenticated,check_policy_service,inet:127.0.0.1:20002,reject"
+expect 1 "submission/inet: check_policy_service comes after permit_sasl_authenticated .* never asked" \
+	"$P" postfix-check --config-dir "$D"
+expect 1 '"level": "error"' "$P" --json postfix-check --config-dir "$D"
+# The same through a parameter of main.cf.
+postconf -c "$D" -e "postern_rcpt = permit, check_policy_service inet:127.0.0.1:20002"
+postconf -c "$D" -P 'submission/inet/smtpd_recipient_restrictions=$postern_rcpt'
+expect 1 "submission/inet: check_policy_service comes after permit " "$P" postfix-check --config-dir "$D"
+# In the relay restrictions after the permit: unreachable too.
+postconf -c "$D" -P "submission/inet/smtpd_relay_restrictions=permit_sasl_authenticated,check_policy_service,inet:127.0.0.1:20002,reject"
+expect 1 "check_policy_service in smtpd_relay_restrictions comes after permit_sasl_authenticated" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -P "submission/inet/smtpd_relay_restrictions=permit_sasl_authenticated,reject"
+# Absent altogether.
+postconf -c "$D" -P "submission/inet/smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
+expect 1 "submission/inet: no check_policy_service" "$P" postfix-check --config-dir "$D"
+# permit_mynetworks first: a warning, not an error.
+postconf -c "$D" -P "submission/inet/smtpd_recipient_restrictions=permit_mynetworks,check_policy_service,inet:127.0.0.1:20002,permit_sasl_authenticated,reject"
+expect 0 "warning: submission/inet: permit_mynetworks comes before" "$P" postfix-check --config-dir "$D"
+# A weakened enforcing transport, a missing status filter, AUTH without TLS.
+postconf -c "$D" -P "postern-tls-verify/unix/smtp_tls_security_level=may"
+expect 1 "postern-tls-verify/unix: smtp_tls_security_level is 'may', must be verify" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -PX "postern-tls-encrypt/unix/smtp_delivery_status_filter"
+expect 1 "postern-tls-encrypt/unix: no smtp_delivery_status_filter" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -PX "2525/inet/smtpd_tls_auth_only"
+expect 1 "warning: 2525/inet: AUTH is offered without TLS" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -e smtpd_sasl_type=cyrus
+expect 1 "smtpd_sasl_type is 'cyrus', not dovecot" "$P" postfix-check --config-dir "$D"
+
+# --apply refuses a directory that is not a Postfix configuration, writing nothing.
+mkdir -p "$T/empty"
+expect 66 "needs a readable main.cf and master.cf" "$P" postfix-config --apply "$T/empty"
+[ -z "$(ls "$T/empty")" ] && ok "nothing written to a non-configuration" || bad "files appeared in $T/empty"
+expect 66 "postconf cannot read the configuration" "$P" postfix-check --config-dir "$T/missing"
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "all postfix-config / postfix-check checks passed"
