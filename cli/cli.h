@@ -151,6 +151,13 @@ void cli_table_print(cli *c, cli_table *t);
 void cli_table_free(cli_table *t);
 int cli_table_empty(const cli_table *t);
 
+/* A listing: a JSON array with --json, else a table with these headers.
+ * cli_list_begin sets exactly one of *arr and *t; cli_list_end takes
+ * both (transferred) with the foreach's status and prints the one that
+ * was filled, or frees both and reports a failure. */
+void cli_list_begin(cli *c, json_t **arr, cli_table **t, int ncols, const char *const *headers);
+int cli_list_end(cli *c, json_t *arr, cli_table *t, int r);
+
 /* prompt.c: secrets and confirmations. */
 /* Read a secret: with `from_stdin` the next line of standard input (the
  * next script line in script mode), else without echo from the

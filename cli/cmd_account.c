@@ -100,21 +100,9 @@ static int cmd_account_list(cli *c, int argc, char **argv)
 
 	if ((r = cli_parse(c, argc, argv, NULL, NULL, 0, 0)) != 0)
 		return r;
-	if (c->json)
-		l.arr = json_array();
-	else
-		l.t = cli_table_new(6, hdr);
+	cli_list_begin(c, &l.arr, &l.t, 6, hdr);
 	r = acct_account_foreach(c->db, NULL, list_one, &l);
-	if (r != ACCT_OK) {
-		json_decref(l.arr);
-		cli_table_free(l.t);
-		return cli_acct_fail(c, r);
-	}
-	if (c->json)
-		return cli_json(c, l.arr);
-	cli_table_print(c, l.t);
-	cli_table_free(l.t);
-	return 0;
+	return cli_list_end(c, l.arr, l.t, r);
 }
 
 static int cmd_account_show(cli *c, int argc, char **argv)

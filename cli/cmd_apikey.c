@@ -114,20 +114,9 @@ static int cmd_apikey_list(cli *c, int argc, char **argv)
 		return r;
 	if ((r = cli_scope_account(c, pos[0])) != 0)
 		return r;
-	if (c->json)
-		l.arr = json_array();
-	else
-		l.t = cli_table_new(7, hdr);
+	cli_list_begin(c, &l.arr, &l.t, 7, hdr);
 	r = acct_apikey_foreach(c->db, pos[0], list_one, &l);
-	if (r != ACCT_OK) {
-		json_decref(l.arr);
-		cli_table_free(l.t);
-		return cli_acct_fail(c, r);
-	}
-	if (c->json)
-		return cli_json(c, l.arr);
-	cli_table_print(c, l.t);
-	cli_table_free(l.t);
+	return cli_list_end(c, l.arr, l.t, r);
 	return 0;
 }
 

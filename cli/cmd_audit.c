@@ -78,20 +78,9 @@ static int cmd_audit(cli *c, int argc, char **argv)
 			return cli_fail(c, EX_USAGE, "--limit takes a number from 0 (no limit) to 1000000, not '%.40s'", limit);
 		q.limit = (int)n;
 	}
-	if (c->json)
-		l.arr = json_array();
-	else
-		l.t = cli_table_new(7, hdr);
-	if ((r = acct_audit_foreach(c->db, &q, one, &l)) != ACCT_OK) {
-		json_decref(l.arr);
-		cli_table_free(l.t);
-		return cli_acct_fail(c, r);
-	}
-	if (c->json)
-		return cli_json(c, l.arr);
-	cli_table_print(c, l.t);
-	cli_table_free(l.t);
-	return 0;
+	cli_list_begin(c, &l.arr, &l.t, 7, hdr);
+	r = acct_audit_foreach(c->db, &q, one, &l);
+	return cli_list_end(c, l.arr, l.t, r);
 }
 
 static const cli_cmd cmds[] = {

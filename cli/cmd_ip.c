@@ -215,24 +215,14 @@ static int cmd_ip_list(cli *c, int argc, char **argv)
 		return r;
 	if ((r = cli_scope_account(c, pos[0])) != 0)
 		return r;
-	if (c->json)
-		l.arr = json_array();
-	else
-		l.t = cli_table_new(3, hdr);
+	cli_list_begin(c, &l.arr, &l.t, 3, hdr);
 	r = acct_ip_foreach(c->db, pos[0], list_one, &l);
-	if (r != ACCT_OK) {
-		json_decref(l.arr);
-		cli_table_free(l.t);
-		return cli_acct_fail(c, r);
-	}
-	if (c->json)
-		return cli_json(c, l.arr);
-	if (cli_table_empty(l.t))
+	if (r == ACCT_OK && !c->json && cli_table_empty(l.t)) {
 		puts("(empty: every address is allowed)");
-	else
-		cli_table_print(c, l.t);
-	cli_table_free(l.t);
-	return 0;
+		cli_table_free(l.t);
+		return 0;
+	}
+	return cli_list_end(c, l.arr, l.t, r);
 }
 
 static int cmd_ip_check(cli *c, int argc, char **argv)

@@ -146,17 +146,9 @@ static int cmd_user_list(cli *c, int argc, char **argv)
 		return r;
 	if ((r = cli_scope_account(c, pos[0])) != 0)
 		return r;
-	if (c->json)
-		l.arr = json_array();
-	else
-		l.t = cli_table_new(4, hdr);
+	cli_list_begin(c, &l.arr, &l.t, 4, hdr);
 	r = acct_user_foreach(c->db, pos[0], list_one, &l);
-	if (r != ACCT_OK) {
-		json_decref(l.arr);
-		cli_table_free(l.t);
-		return cli_acct_fail(c, r);
-	}
-	if (c->json) {
+	if (r == ACCT_OK && c->json) {
 		/* The 2FA state of each user, now that the walk is over. */
 		size_t i;
 		json_t *v;
@@ -167,11 +159,8 @@ static int cmd_user_list(cli *c, int argc, char **argv)
 			(void)acct_2fa_status(&info, c->db, e);
 			json_object_set_new(v, "2fa", json_string(state_name(info.state)));
 		}
-		return cli_json(c, l.arr);
 	}
-	cli_table_print(c, l.t);
-	cli_table_free(l.t);
-	return 0;
+	return cli_list_end(c, l.arr, l.t, r);
 }
 
 static int cmd_user_show(cli *c, int argc, char **argv)

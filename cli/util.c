@@ -348,3 +348,27 @@ void cli_table_free(cli_table *t)
 	free(t->cells);
 	free(t);
 }
+
+void cli_list_begin(cli *c, json_t **arr, cli_table **t, int ncols, const char *const *headers)
+{
+	*arr = NULL;
+	*t = NULL;
+	if (c->json)
+		*arr = json_array();
+	else
+		*t = cli_table_new(ncols, headers);
+}
+
+int cli_list_end(cli *c, json_t *arr, cli_table *t, int r)
+{
+	if (r != ACCT_OK) {
+		json_decref(arr);
+		cli_table_free(t);
+		return cli_acct_fail(c, r);
+	}
+	if (c->json)
+		return cli_json(c, arr);
+	cli_table_print(c, t);
+	cli_table_free(t);
+	return 0;
+}
