@@ -150,6 +150,9 @@ typedef struct store_ops {
 	int (*key_get)(store *st, const char *public_id, rec_key *out);
 	int (*key_foreach)(store *st, int64_t account_id, rec_key_cb cb, void *ctx);
 	int (*key_update)(store *st, const rec_key *rec); /* revoked_at, last_used_at */
+	/* last_used_at alone, and never moved back: an AUTH that read the key
+	 * before a concurrent revoke must not write the old revoked_at back. */
+	int (*key_touch)(store *st, int64_t id, int64_t when);
 
 	int (*ip_insert)(store *st, rec_ip *rec);
 	int (*ip_delete)(store *st, int64_t account_id, const char *cidr); /* ACCT_ENOTFOUND if none */

@@ -39,6 +39,7 @@ enum q {
 	Q_KEY_GET,
 	Q_KEY_FOREACH,
 	Q_KEY_UPDATE,
+	Q_KEY_TOUCH,
 	Q_IP_INSERT,
 	Q_IP_DELETE,
 	Q_IP_FOREACH,
@@ -119,6 +120,7 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_KEY_GET] = "SELECT " KEY_COLS "WHERE k.public_id = ?1",
 	[Q_KEY_FOREACH] = "SELECT " KEY_COLS "WHERE k.account_id = ?1 ORDER BY k.created_at, k.id",
 	[Q_KEY_UPDATE] = "UPDATE api_key SET revoked_at = nullif(?2, 0), last_used_at = nullif(?3, 0) WHERE id = ?1",
+	[Q_KEY_TOUCH] = "UPDATE api_key SET last_used_at = ?2 WHERE id = ?1 AND coalesce(last_used_at, 0) < ?2",
 	[Q_IP_INSERT] = "INSERT INTO ip_allow (account_id, cidr, label, created_at) VALUES (?1, ?2, ?3, ?4)",
 	[Q_IP_DELETE] = "DELETE FROM ip_allow WHERE account_id = ?1 AND cidr = ?2",
 	[Q_IP_FOREACH] = "SELECT id, account_id, created_at, cidr, label FROM ip_allow WHERE account_id = ?1 "
@@ -857,6 +859,19 @@ static int sq_key_update(store *st, const rec_key *k)
 	return run(s, q, "updating the key");
 }
 
+static int sq_key_touch(store *st, int64_t id, int64_t when)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_KEY_TOUCH, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, when);
+	return run(s, q, "recording the key's use");
+}
+
 /* ---------------------------------------------------------------- */
 /* IP allowlists */
 
@@ -1590,6 +1605,7 @@ const store_ops store_sqlite = {
 	.key_get = sq_key_get,
 	.key_foreach = sq_key_foreach,
 	.key_update = sq_key_update,
+	.key_touch = sq_key_touch,
 	.ip_insert = sq_ip_insert,
 	.ip_delete = sq_ip_delete,
 	.ip_foreach = sq_ip_foreach,

@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 #include <sqlite3.h>
 
+#include "db_internal.h"
 #include "testutil.h"
 
 #define PW "correct horse battery staple"
@@ -321,12 +322,37 @@ static void test_store_unavailable_is_tempfail(void **state)
 	assert_non_null(strstr(acct_errmsg(fx->db), "corrupt"));
 }
 
+/* An AUTH reads the key, then records its use in a later transaction:
+ * a revoke committed in between (by the shell, through another handle)
+ * must survive that write, and last_used_at never moves back. */
+static void test_use_after_concurrent_revoke(void **state)
+{
+	fixture *fx = FX(state);
+	acct_db *other = fx_open(fx);
+	acct_apikey *k = NULL;
+	rec_key rec;
+
+	assert_int_equal(STORE(fx->db)->key_get(fx->db->st, fx->key_id, &rec), ACCT_OK);
+	assert_int_equal(rec.revoked_at, 0);
+	assert_int_equal(acct_apikey_revoke(other, fx->key_id), ACCT_OK);
+	assert_int_equal(STORE(fx->db)->begin(fx->db->st), ACCT_OK);
+	assert_int_equal(STORE(fx->db)->key_touch(fx->db->st, rec.id, fx->now + 100), ACCT_OK);
+	assert_int_equal(STORE(fx->db)->key_touch(fx->db->st, rec.id, fx->now + 50), ACCT_OK);
+	assert_int_equal(STORE(fx->db)->commit(fx->db->st), ACCT_OK);
+	assert_int_equal(acct_apikey_get(&k, other, fx->key_id), ACCT_OK);
+	assert_int_not_equal(k->revoked_at, 0);
+	assert_int_equal(k->last_used_at, fx->now + 100);
+	acct_apikey_free(k);
+	acct_close(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_allow, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_key_reasons, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_revoked_expired_scope, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_use_after_concurrent_revoke, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_account_state, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_allowlist, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_password_logins, setup, fx_teardown),
