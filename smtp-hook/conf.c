@@ -13,7 +13,7 @@
 
 #include "conf.h"
 
-enum kind { K_STRING, K_LISTEN, K_NUMBER, K_BOOL, K_MODE, K_NAME };
+enum kind { K_STRING, K_OPTPATH, K_LISTEN, K_NUMBER, K_BOOL, K_MODE, K_NAME };
 
 struct setting {
 	const char *name;
@@ -52,6 +52,9 @@ static const struct setting settings[] = {
 	NUM(busy_timeout_ms, "1000", 0, 60000,
 	    "milliseconds to wait for a locked database before answering with a temporary failure"),
 	{"debug", K_BOOL, offsetof(hookd_conf, debug), 0, "no", 0, 1, "log every request and decision (never secrets)"},
+	STR(maillog_file, K_OPTPATH, "",
+	    "Postfix's log (its maillog_file, or a syslog file) to follow for delivery events: an absolute path, or empty for off"),
+	NUM(event_retention, "90", 0, 36500, "days to keep delivery events (0 = forever)"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -145,6 +148,10 @@ static int apply(hookd_conf *c, const struct setting *s, const char *v, char *er
 		if (*v == '\0' || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(v))
 			return errf(err, errlen, "%s: '%s' is not a name (lowercase letters, digits, '.', '_', '-')",
 			            s->name, v);
+		break;
+	case K_OPTPATH:
+		if (*v != '\0' && *v != '/')
+			return errf(err, errlen, "%s: '%s' is not an absolute path (or empty for off)", s->name, v);
 		break;
 	case K_STRING:
 		if (*v != '/')

@@ -36,6 +36,8 @@ typedef struct hookd_conf {
 	long idle_timeout;     /* seconds */
 	long busy_timeout_ms;  /* store lock wait before a temporary failure */
 	long debug;            /* 0 or 1 */
+	char maillog_file[CONF_PATH_MAX]; /* Postfix's log to follow for events; "" = off */
+	long event_retention;  /* days to keep delivery events; 0 = forever */
 } hookd_conf;
 
 /* Fill in every default. */

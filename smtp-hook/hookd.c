@@ -70,6 +70,7 @@ acct_db *hookd_db(hookd *h)
 	}
 	h->db_ino = sb.st_ino;
 	h->db_dev = sb.st_dev;
+	h->db_opens++;
 	h->warned_at = 0;
 	if (acct_warnings(h->db) & ACCT_WARN_FILE_MODE)
 		hlog(LOG_WARNING, "%s is readable or writable by group or others", h->conf.database);

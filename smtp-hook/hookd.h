@@ -23,6 +23,7 @@ typedef struct hookd {
 	ino_t db_ino;
 	time_t retry_at;  /* when to try opening the store again */
 	time_t warned_at; /* last "cannot open" message, to keep the log readable */
+	unsigned long db_opens; /* handles opened so far: a borrower of `db` sees a new one */
 } hookd;
 
 /* Set up and tear down (the cache); 0 or -1 when out of memory. */

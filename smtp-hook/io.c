@@ -478,6 +478,8 @@ int loop_run(loop *l)
 		now = time(NULL);
 		if (now != last_sweep || l->stopping) {
 			sweep(l, now);
+			if (now != last_sweep && !l->stopping)
+				l->cb(l, LOOP_TICK, l->cb_ctx);
 			last_sweep = now;
 		}
 	}

@@ -10,6 +10,12 @@
  * SIGHUP re-reads the configuration (settings other than the listeners
  * and the user) and reopens the store; SIGTERM and SIGINT stop
  * accepting, flush what is being answered, and exit.
+ *
+ * With maillog_file set, the Postfix log follower (maillog_follow.h)
+ * runs on the loop's once-a-second tick, on the daemon's store handle:
+ * it is (re)opened whenever a new handle is (after a store failure, a
+ * replaced file, or SIGHUP, which so also picks up a new path or
+ * retention), and waits while the store cannot be opened.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,11 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hookd.h"
 #include "io.h"
 #include "log.h"
+#include "maillog_follow.h"
 #include "srv.h"
 
 static void usage(void)
@@ -122,7 +130,72 @@ static void daemonize(void)
 struct run {
 	hookd *h;
 	const struct options *o;
+	mlf *follower;          /* NULL when off or waiting for the store */
+	unsigned long follower_db; /* the h->db_opens of the handle it borrows */
+	time_t follower_warned;
 };
+
+static void follow_stop(struct run *run)
+{
+	mlf_close(run->follower); /* does not touch the store handle */
+	run->follower = NULL;
+}
+
+/* Minutes east of UTC of the local zone now (syslog times carry none). */
+static int local_offset_min(time_t now)
+{
+	struct tm tm;
+
+	if (localtime_r(&now, &tm) == NULL)
+		return 0;
+	return (int)(tm.tm_gmtoff / 60);
+}
+
+static void follow_warn(struct run *run, time_t now, const char *what)
+{
+	if (now < run->follower_warned + 60)
+		return;
+	hlog(LOG_ERR, "maillog %s: %s (retrying)", run->h->conf.maillog_file, what);
+	run->follower_warned = now;
+}
+
+/* Once a second: read what Postfix logged since the last tick. */
+static void follow_tick(struct run *run)
+{
+	hookd *h = run->h;
+	time_t now = time(NULL);
+	char err[512];
+	acct_db *db;
+	int r;
+
+	if (h->conf.maillog_file[0] == '\0') {
+		follow_stop(run);
+		return;
+	}
+	db = hookd_db(h);
+	if (run->follower && (db == NULL || h->db_opens != run->follower_db))
+		follow_stop(run); /* the handle it borrowed is gone */
+	if (db == NULL)
+		return;
+	if (run->follower == NULL) {
+		mlf_options opts = MLF_OPTIONS_INIT;
+
+		opts.retention = (int64_t)h->conf.event_retention * 86400;
+		opts.local_offset_min = local_offset_min(now);
+		if (mlf_open(&run->follower, db, h->conf.maillog_file, &opts, err, sizeof(err)) != ACCT_OK) {
+			run->follower = NULL;
+			follow_warn(run, now, err);
+			return;
+		}
+		run->follower_db = h->db_opens;
+		hlog(LOG_INFO, "following %s for delivery events", h->conf.maillog_file);
+	}
+	r = mlf_poll(run->follower, (int64_t)now);
+	if (r != ACCT_OK)
+		follow_warn(run, now, acct_errmsg(db)[0] ? acct_errmsg(db) : acct_strerror(r));
+	else
+		run->follower_warned = 0;
+}
 
 static void on_signal(loop *l, loop_event ev, void *ctx)
 {
@@ -130,8 +203,13 @@ static void on_signal(loop *l, loop_event ev, void *ctx)
 	hookd_conf fresh;
 	char err[512];
 
+	if (ev == LOOP_TICK) {
+		follow_tick(run);
+		return;
+	}
 	if (ev == LOOP_STOP) {
 		hlog(LOG_INFO, "stopping: %zu connection(s) to drain", loop_connections(l));
+		follow_stop(run);
 		loop_stop(l);
 		return;
 	}
@@ -147,6 +225,7 @@ static void on_signal(loop *l, loop_event ev, void *ctx)
 	memcpy(fresh.user, run->h->conf.user, sizeof(fresh.user));
 	run->h->conf = fresh;
 	log_set_debug((int)fresh.debug);
+	follow_stop(run); /* reopened at the next tick, on the new handle */
 	hookd_reset(run->h); /* reopen with the new settings */
 	hlog(LOG_INFO, "configuration reloaded");
 }
@@ -155,7 +234,7 @@ int main(int argc, char **argv)
 {
 	struct options o = {HOOKD_DEFAULT_CONFIG, 0, {0}, 0, 0, 0, 0, 0};
 	static hookd h;
-	struct run run = {&h, &o};
+	struct run run = {&h, &o, NULL, 0, 0};
 	char err[512];
 	loop *l = NULL;
 	mode_t mode;
@@ -226,6 +305,7 @@ int main(int argc, char **argv)
 	hlog(LOG_INFO, "ready: auth %s, policy %s", h.conf.auth_listen[0] ? h.conf.auth_listen : "off",
 	     h.conf.policy_listen[0] ? h.conf.policy_listen : "off");
 	c = loop_run(l);
+	follow_stop(&run);
 	loop_free(l);
 	hookd_fini(&h);
 	hlog(LOG_INFO, "stopped");

@@ -5,7 +5,8 @@
  * through another handle taking effect on the next request, the policy
  * service's routes and its per-message memo, a store that becomes
  * unavailable (temporary failures only), malformed input, SIGHUP and
- * SIGTERM, and -t / -T.  The daemon is the built binary (HOOKD_BIN),
+ * SIGTERM, -t / -T, and the Postfix log follower (maillog_file) across
+ * a rotation and a SIGKILL.  The daemon is the built binary (HOOKD_BIN),
  * optionally under a wrapper such as valgrind (HOOKD_WRAPPER).
  */
 #include <arpa/inet.h>
@@ -28,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "maillog_follow.h"
 #include "testutil.h"
 
 typedef struct env {
@@ -695,6 +697,166 @@ static void test_reload_and_stop(void **state)
 	close(afd);
 }
 
+/* ---- the Postfix log follower (maillog_file) ---- */
+
+#define EV_MAX 64
+typedef struct evset {
+	int n;
+	char row[EV_MAX][256];
+} evset;
+
+static int collect_one(const acct_event *ev, void *ctx)
+{
+	evset *s = ctx;
+
+	if (s->n == EV_MAX)
+		return 1;
+	snprintf(s->row[s->n++], sizeof(s->row[0]), "%lld %s %s %s %d %s", (long long)ev->time, ev->queue_id,
+	         ev->account, ev->recipient, (int)ev->type, ev->dsn ? ev->dsn : "-");
+	return 0;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void collect(acct_db *db, evset *s)
+{
+	acct_event_query q = {0};
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(acct_event_foreach(db, &q, collect_one, s), ACCT_OK);
+	qsort(s->row, (size_t)s->n, sizeof(s->row[0]), cmp_row);
+}
+
+/* The recorded log's lines [from, to] (1-based) appended to `path`;
+ * `partial` leaves the last one without its newline, `rest` writes
+ * only what a previous partial call left out. */
+static void append_lines(const char *path, int from, int to, int partial, int rest)
+{
+	FILE *in = fopen(MAILLOG_IN, "r"), *out = fopen(path, "a");
+	char line[2048];
+	int no = 0;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		size_t len = strlen(line);
+
+		if (++no < from || no > to)
+			continue;
+		if (rest && no == from)
+			fputs(line + len / 2, out);
+		else if (partial && no == to)
+			fwrite(line, 1, len / 2, out);
+		else
+			fputs(line, out);
+	}
+	fclose(in);
+	fclose(out);
+}
+
+/* Wait (bounded: valgrind is slow) until the follower's saved position
+ * is the end of `path`, then return the events. */
+static void wait_caught_up(env *e, const char *path, evset *s)
+{
+	for (int i = 0; i < 1200; i++) {
+		struct stat sb;
+		acct_log_pos pos;
+
+		assert_int_equal(stat(path, &sb), 0);
+		if (acct_logpos_get(e->h, path, &pos) == ACCT_OK && pos.inode == (int64_t)sb.st_ino &&
+		    pos.offset == (int64_t)sb.st_size) {
+			collect(e->h, s);
+			return;
+		}
+		usleep(50000);
+	}
+	fail_msg("the daemon did not catch up with %s (see %s)", path, e->log);
+}
+
+static const char *const maillog_accounts[] = {"alice", "enforced", "verify", "t13"};
+
+/* The reference: the whole recorded log in one straight pass. */
+static void reference_events(env *e, evset *s)
+{
+	acct_open_options o = ACCT_OPEN_OPTIONS_INIT;
+	mlf_options mo = MLF_OPTIONS_INIT;
+	char db[300], log[300], err[256];
+	acct_db *h;
+	mlf *f;
+	struct tm tm;
+	time_t now = time(NULL);
+
+	snprintf(db, sizeof(db), "%s/reference.db", e->dir);
+	snprintf(log, sizeof(log), "%s/reference.log", e->dir);
+	append_lines(log, 1, 100000, 0, 0);
+	o.actor = "test";
+	assert_int_equal(acct_open(&h, db, &o), ACCT_OK);
+	for (size_t i = 0; i < sizeof(maillog_accounts) / sizeof(maillog_accounts[0]); i++)
+		assert_int_equal(acct_account_add(h, maillog_accounts[i], NULL), ACCT_OK);
+	assert_non_null(localtime_r(&now, &tm));
+	mo.local_offset_min = (int)(tm.tm_gmtoff / 60);
+	assert_int_equal(mlf_open(&f, h, log, &mo, err, sizeof(err)), ACCT_OK);
+	assert_int_equal(mlf_poll(f, (int64_t)now), ACCT_OK);
+	mlf_close(f);
+	collect(h, s);
+	acct_close(h);
+}
+
+static void test_maillog_follow(void **state)
+{
+	env *e = *state;
+	char log[300], rotated[300], extra[400];
+	evset got, ref;
+	int st;
+
+	snprintf(log, sizeof(log), "%s/maillog", e->dir);
+	snprintf(rotated, sizeof(rotated), "%s/maillog.1", e->dir);
+	for (size_t i = 0; i < sizeof(maillog_accounts) / sizeof(maillog_accounts[0]); i++)
+		assert_int_equal(acct_account_add(e->h, maillog_accounts[i], NULL), ACCT_OK);
+	reference_events(e, &ref);
+	assert_int_equal(ref.n, 12); /* as tests/proto/test_maillog_follow.c finds */
+
+	/* Retention off: the recording's dates must not age out. */
+	snprintf(extra, sizeof(extra), "maillog_file = %s\nevent_retention = 0\n", log);
+	assert_int_equal(stop_daemon(e), 0);
+	write_conf(e, extra);
+	append_lines(log, 1, 34, 0, 0); /* three of alice's messages, delivered */
+	start_daemon(e);
+	wait_caught_up(e, log, &got);
+	assert_int_equal(got.n, 3);
+	for (int i = 0; i < got.n; i++)
+		assert_non_null(strstr(got.row[i], " alice "));
+
+	/* Rotation: the old file gets a few last lines after the rename, the
+	 * new one more, ending in half a line; SIGKILL while it reads. */
+	assert_int_equal(rename(log, rotated), 0);
+	append_lines(rotated, 35, 44, 0, 0);
+	append_lines(log, 45, 80, 1, 0);
+	kill(e->pid, SIGKILL);
+	assert_int_equal(waitpid(e->pid, &st, 0), e->pid);
+	e->pid = 0;
+	append_lines(log, 80, 100000, 0, 1); /* the rest, from the half line on */
+	if (geteuid() == 0) {
+		char cmd[700];
+		snprintf(cmd, sizeof(cmd), "chown -R nobody %s", e->dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	start_daemon(e);
+	wait_caught_up(e, log, &got);
+	assert_int_equal(got.n, ref.n);
+	for (int i = 0; i < ref.n; i++)
+		assert_string_equal(got.row[i], ref.row[i]);
+
+	/* SIGTERM closes the follower cleanly (valgrind); a restart adds nothing. */
+	assert_int_equal(stop_daemon(e), 0);
+	start_daemon(e);
+	wait_caught_up(e, log, &got);
+	assert_int_equal(got.n, ref.n);
+}
+
 static int run_cmd(const char *cmd, char *out, size_t cap)
 {
 	FILE *p = popen(cmd, "r");
@@ -720,6 +882,13 @@ static void test_check_and_print(void **state)
 	assert_non_null(strstr(out, "idle_timeout = 77\n"));
 	assert_non_null(strstr(out, "user = nobody\n"));
 	assert_non_null(strstr(out, "# the Postern database"));
+	assert_non_null(strstr(out, "maillog_file = \n"));
+	assert_non_null(strstr(out, "event_retention = 90\n"));
+	snprintf(cmd, sizeof(cmd), "%s -t -c %s -o maillog_file=maillog 2>&1", HOOKD_BIN, e->conf);
+	assert_int_equal(run_cmd(cmd, out, sizeof(out)), 78);
+	assert_non_null(strstr(out, "maillog_file: 'maillog' is not an absolute path (or empty for off)"));
+	snprintf(cmd, sizeof(cmd), "%s -t -c %s -o event_retention=-1 2>&1", HOOKD_BIN, e->conf);
+	assert_int_equal(run_cmd(cmd, out, sizeof(out)), 78);
 	write_conf(e, "idle_timeout = many\n");
 	snprintf(cmd, sizeof(cmd), "%s -t -c %s 2>&1", HOOKD_BIN, e->conf);
 	assert_int_equal(run_cmd(cmd, out, sizeof(out)), 78);
@@ -744,6 +913,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_unavailable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_and_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_and_print, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maillog_follow, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
