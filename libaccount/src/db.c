@@ -213,6 +213,8 @@ void acct_close(acct_db *db)
 	if (db == NULL)
 		return;
 	if (db->st && db->st->ops)
+		acct__touch_fini(db);
+	if (db->st && db->st->ops)
 		db->st->ops->close(db->st);
 	else
 		free(db->st);

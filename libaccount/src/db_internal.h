@@ -30,6 +30,8 @@ struct acct_db {
 	int totp_digits;
 	int totp_period;
 	int totp_window;
+	/* deferred last_used_at writes (touch.c); NULL = write at once */
+	struct acct__touches *touch;
 };
 
 #if defined(__GNUC__)
@@ -76,6 +78,12 @@ int acct__open_raw(acct_db **out, const char *path, const acct_open_options *opt
 int acct__migrate_to(acct_db *db, int version);
 
 #define STORE(db) ((db)->st->ops)
+
+/* touch.c: record that key `id` was used at `when`, at once or deferred
+ * (acct_set_deferred_writes); best effort.  acct__touch_fini flushes
+ * and frees the deferred table, at close. */
+int acct__key_used(acct_db *db, int64_t id, int64_t when);
+void acct__touch_fini(acct_db *db);
 
 /* ---- two-factor authentication ---- */
 

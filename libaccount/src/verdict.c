@@ -170,14 +170,8 @@ static int decide_key(acct_verdict *out, acct_db *db, const char *key, const cha
 	if ((r = account_checks(db, out, &a, address, action, id)) != ACCT_OK || out->kind != ACCT_ALLOW)
 		goto out;
 	if (action != NULL && acct_now(db) - k.last_used_at >= LAST_USED_GRANULARITY) {
-		/* Best effort: a busy store must not fail a good login.  Only
-		 * last_used_at is written: k was read outside this transaction. */
-		if (STORE(db)->begin(db->st) == ACCT_OK) {
-			if (STORE(db)->key_touch(db->st, k.id, acct_now(db)) == ACCT_OK)
-				(void)acct__end(db, ACCT_OK);
-			else
-				STORE(db)->rollback(db->st);
-		}
+		/* Best effort: a busy store must not fail a good login. */
+		(void)acct__key_used(db, k.id, acct_now(db));
 	}
 out:
 	acct_wipe(hash, sizeof(hash));

@@ -346,6 +346,58 @@ static void test_use_after_concurrent_revoke(void **state)
 	acct_close(other);
 }
 
+/* Deferred writes: a good AUTH's last_used_at waits for acct_flush (or
+ * close), in one transaction for every key, and is never lost. */
+static void test_deferred_last_used(void **state)
+{
+	fixture *fx = FX(state);
+	acct_db *other = fx_open(fx);
+	acct_apikey *k = NULL;
+	char key2[ACCT_KEY_MAX + 1];
+	char id2[ACCT_KEY_ID_MAX + 1];
+	acct_verdict v;
+
+	assert_int_equal(acct_apikey_add(&k, key2, fx->db, "acme", "second", ACCT_SCOPE_MAIL_SEND, 0), ACCT_OK);
+	memcpy(id2, k->id, sizeof(id2));
+	acct_apikey_free(k);
+	assert_int_equal(acct_set_deferred_writes(fx->db, 1), ACCT_OK);
+	assert_int_equal(acct_flush(fx->db), ACCT_OK); /* nothing to write */
+	v = decide(fx, "apikey", fx->key, "192.0.2.1");
+	assert_int_equal(v.kind, ACCT_ALLOW);
+	fx->now += 5;
+	v = decide(fx, "apikey", key2, "192.0.2.1");
+	assert_int_equal(v.kind, ACCT_ALLOW);
+	assert_int_equal(acct_apikey_get(&k, other, fx->key_id), ACCT_OK);
+	assert_int_equal(k->last_used_at, 0); /* not yet written */
+	acct_apikey_free(k);
+	assert_int_equal(acct_flush(fx->db), ACCT_OK);
+	assert_int_equal(acct_apikey_get(&k, other, fx->key_id), ACCT_OK);
+	assert_int_equal(k->last_used_at, fx->now - 5);
+	acct_apikey_free(k);
+	assert_int_equal(acct_apikey_get(&k, other, id2), ACCT_OK);
+	assert_int_equal(k->last_used_at, fx->now);
+	acct_apikey_free(k);
+	/* A use still pending when the handle closes is written then. */
+	fx->now += 120;
+	v = decide(fx, "apikey", key2, "192.0.2.1");
+	assert_int_equal(v.kind, ACCT_ALLOW);
+	acct_close(fx->db);
+	fx->db = fx_open(fx);
+	assert_int_equal(acct_apikey_get(&k, other, id2), ACCT_OK);
+	assert_int_equal(k->last_used_at, fx->now);
+	acct_apikey_free(k);
+	/* Off again: written at once. */
+	assert_int_equal(acct_set_deferred_writes(fx->db, 0), ACCT_OK);
+	fx->now += 120;
+	v = decide(fx, "apikey", fx->key, "192.0.2.1");
+	assert_int_equal(acct_apikey_get(&k, other, fx->key_id), ACCT_OK);
+	assert_int_equal(k->last_used_at, fx->now);
+	acct_apikey_free(k);
+	assert_int_equal(acct_set_deferred_writes(NULL, 1), ACCT_EINVAL);
+	assert_int_equal(acct_flush(NULL), ACCT_EINVAL);
+	acct_close(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_reasons, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_revoked_expired_scope, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_use_after_concurrent_revoke, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_last_used, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_account_state, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_allowlist, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_password_logins, setup, fx_teardown),

@@ -435,6 +435,19 @@ ACCT_API int acct_auth_decide(acct_verdict *out, acct_db *db, const char *userna
  * Returns ACCT_OK whenever *out holds a verdict. */
 ACCT_API int acct_apikey_verify(acct_verdict *out, acct_db *db, const char *key);
 
+/*
+ * Deferred writes, for a daemon on the request path: with `on`, the
+ * last_used_at updates acct_auth_decide makes are kept on the handle
+ * and written together, in one transaction, by acct_flush (call it
+ * about once a second), when the handle's table of 3072 keys fills,
+ * and by acct_close; off flushes first.  The audit log, revocations and
+ * every other write are never deferred.  acct_flush returns ACCT_OK or
+ * a store failure (ACCT_EBUSY, ACCT_EUNAVAIL ...), keeping what it could
+ * not write for the next call.
+ */
+ACCT_API int acct_set_deferred_writes(acct_db *db, int on);
+ACCT_API int acct_flush(acct_db *db);
+
 /* Re-check an already authenticated account (the policy service, at
  * RCPT): active, parent active, client address allowed. */
 ACCT_API int acct_account_check(acct_verdict *out, acct_db *db, const char *account, const char *client_address);
