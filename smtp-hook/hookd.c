@@ -72,10 +72,20 @@ acct_db *hookd_db(hookd *h)
 	h->db_dev = sb.st_dev;
 	h->db_opens++;
 	h->warned_at = 0;
+	/* A good AUTH's last_used_at is written once a second for every key
+	 * (hookd_flush), not inside the request. */
+	if (acct_set_deferred_writes(h->db, 1) != ACCT_OK)
+		hlog(LOG_WARNING, "recording key use at once: %s", acct_errmsg(h->db));
 	if (acct_warnings(h->db) & ACCT_WARN_FILE_MODE)
 		hlog(LOG_WARNING, "%s is readable or writable by group or others", h->conf.database);
 	hlog(LOG_INFO, "store %s open (schema %d)", h->conf.database, acct_schema_version(h->db));
 	return h->db;
+}
+
+void hookd_flush(hookd *h)
+{
+	if (h->db != NULL && acct_flush(h->db) != ACCT_OK)
+		hlog(LOG_DEBUG, "recording key use deferred: %s", acct_errmsg(h->db));
 }
 
 void hookd_db_failed(hookd *h)

@@ -37,6 +37,10 @@ acct_db *hookd_db(hookd *h);
  * so the next request reopens the file. */
 void hookd_db_failed(hookd *h);
 
+/* Write the deferred last_used_at updates (once a second); a busy store
+ * keeps them for the next call. */
+void hookd_flush(hookd *h);
+
 /* Drop the handle and retry at once (after SIGHUP). */
 void hookd_reset(hookd *h);
 

@@ -204,6 +204,7 @@ static void on_signal(loop *l, loop_event ev, void *ctx)
 	char err[512];
 
 	if (ev == LOOP_TICK) {
+		hookd_flush(run->h);
 		follow_tick(run);
 		return;
 	}
