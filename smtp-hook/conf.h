@@ -2,7 +2,7 @@
  * postern-hookd's configuration: one table defines every setting, its
  * default, its parser and its one-line documentation (OpenSSH's
  * servconf pattern), so that -t (check), -T (print the effective
- * configuration) and docs/hookd.conf.md cannot disagree.
+ * configuration) and docs/hookd.md cannot disagree.
  *
  * The file is Postfix-like: `name = value` lines, `#` comments, blank
  * lines ignored.  Unknown names, duplicates and bad values are errors
