@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "postern/account.h"
+#include "num.h"
 
 #define MAX_ACCOUNTS 1000000UL
 #define MAX_KEYS 100UL
@@ -38,25 +39,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	unsigned long v = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (v > (max - (unsigned long)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
-	}
-	if (v < min)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static void usage(void)
