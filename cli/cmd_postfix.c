@@ -7,16 +7,20 @@
  *       settings and master.cf services Postern needs: the SASL path and
  *       the policy service of postern-hookd, submission on 587
  *       (STARTTLS, AUTH only over TLS), 465 (implicit TLS) and 2525, the
- *       TLS-enforcing transports with their status filter, and the TLS
- *       Received header.
+ *       TLS-enforcing transports with their status filter, the TLS
+ *       Received header, and the recipient domains' TLS policy (MTA-STS
+ *       and DANE, docs/mta-sts.md): smtp_tls_policy_maps on the default
+ *       smtp transport and a map of its own on each enforcing transport,
+ *       DNSSEC lookups for DANE, and the TLS log lines delivery events
+ *       need.
  *   postfix-check [--config-dir DIR]
  *       reads a live configuration (postconf -n, -M, -P) and reports what
  *       is missing or misplaced, such as a check_policy_service that a
  *       preceding permit_sasl_authenticated makes unreachable.
  *
- * ADDRESS is inet:HOST:PORT (SASL on PORT, policy on PORT+1; the
- * daemon's defaults are inet:127.0.0.1:10035 and :10036) or unix:DIR
- * (sockets DIR/auth and DIR/policy).  postconf runs without a shell, with
+ * ADDRESS is inet:HOST:PORT (SASL on PORT, policy on PORT+1, TLS policy
+ * on PORT+2; the daemon's defaults are inet:127.0.0.1:10035, :10036 and
+ * :10037) or unix:DIR (sockets DIR/auth, DIR/policy and DIR/tlspolicy).  postconf runs without a shell, with
  * a fixed argument vector.  docs/postfix.md explains every line.
  */
 #include "cli.h"
@@ -35,16 +39,19 @@
 #define STATUS_FILTER "postern_tls_status.pcre"
 
 /* The transports postern-hookd routes to (its transport_* defaults), the
- * TLS level each must have, and its minimum protocol. */
+ * TLS level each must have, its minimum protocol, and the TLS policy
+ * map name it asks (smtp-hook/mtasts.h sts_map_parse). */
 static const struct transport {
-	const char *name, *level, *protocols;
+	const char *name, *level, *protocols, *map;
 } transports[] = {
-	{"postern-tls-encrypt", "encrypt", ">=TLSv1.2"},
-	{"postern-tls13-encrypt", "encrypt", ">=TLSv1.3"},
-	{"postern-tls-verify", "verify", ">=TLSv1.2"},
-	{"postern-tls13-verify", "verify", ">=TLSv1.3"},
-	{"postern-notls", "none", NULL},
+	{"postern-tls-encrypt", "encrypt", ">=TLSv1.2", "tls-policy-encrypt"},
+	{"postern-tls13-encrypt", "encrypt", ">=TLSv1.3", "tls-policy-encrypt13"},
+	{"postern-tls-verify", "verify", ">=TLSv1.2", "tls-policy-verify"},
+	{"postern-tls13-verify", "verify", ">=TLSv1.3", "tls-policy-verify13"},
+	{"postern-notls", "none", NULL, "tls-policy"},
 };
+/* The map of the default smtp transport (opportunistic accounts). */
+#define DEFAULT_MAP "tls-policy"
 #define NTRANSPORTS (sizeof(transports) / sizeof(transports[0]))
 
 /* Run postconf with argv (NULL-terminated, argv[0] = "postconf"); its
@@ -105,7 +112,7 @@ static int postconf(char **out, const char *const argv[])
 /* ---- the addresses of postern-hookd ---- */
 
 typedef struct hookd_addr {
-	char auth[320], policy[320];
+	char auth[320], policy[320], tlspolicy[320];
 } hookd_addr;
 
 static int parse_hookd(cli *c, const char *spec, hookd_addr *a)
@@ -117,19 +124,22 @@ static int parse_hookd(cli *c, const char *spec, hookd_addr *a)
 
 		errno = 0;
 		port = colon ? strtol(colon + 1, &end, 10) : 0;
-		if (colon == NULL || colon == spec + 5 || errno || *end || end == colon + 1 || port < 1 || port > 65534 ||
-		    (size_t)(colon - spec) > 256)
+		if (colon == NULL || colon == spec + 5 || errno || *end || end == colon + 1 || port < 1 || port > 65533 ||
+		    (size_t)(colon - spec) > 256 || strpbrk(spec, " \t,") != NULL)
 			return cli_fail(c, EX_USAGE,
-			                "--hookd: '%.80s' is not inet:HOST:PORT (SASL on PORT, policy on PORT+1) or unix:DIR",
+			                "--hookd: '%.80s' is not inet:HOST:PORT (SASL on PORT, policy on PORT+1, TLS policy "
+			                "on PORT+2) or unix:DIR",
 			                spec);
 		snprintf(a->auth, sizeof(a->auth), "%.*s:%ld", (int)(colon - spec), spec, port);
 		snprintf(a->policy, sizeof(a->policy), "%.*s:%ld", (int)(colon - spec), spec, port + 1);
+		snprintf(a->tlspolicy, sizeof(a->tlspolicy), "%.*s:%ld", (int)(colon - spec), spec, port + 2);
 		return 0;
 	}
 	if (strncmp(spec, "unix:", 5) == 0 && spec[5] == '/' && strlen(spec) < 250 &&
 	    strpbrk(spec, " \t,") == NULL) {
 		snprintf(a->auth, sizeof(a->auth), "%s/auth", spec + 5);
 		snprintf(a->policy, sizeof(a->policy), "%s/policy", spec);
+		snprintf(a->tlspolicy, sizeof(a->tlspolicy), "%s/tlspolicy", spec);
 		return 0;
 	}
 	return cli_fail(c, EX_USAGE, "--hookd: '%.80s' is not inet:HOST:PORT or unix:/DIRECTORY", spec);
@@ -147,7 +157,7 @@ typedef struct service {
 	char entry[1024];
 } service;
 
-#define NMAIN 3
+#define NMAIN 6
 #define NSERVICES (3 + NTRANSPORTS)
 
 static void build(const hookd_addr *a, setting *m, service *s)
@@ -165,6 +175,15 @@ static void build(const hookd_addr *a, setting *m, service *s)
 	snprintf(m[1].value, sizeof(m[1].value), "%s", a->auth);
 	m[2].name = "smtpd_tls_received_header";
 	snprintf(m[2].value, sizeof(m[2].value), "yes");
+	/* The recipient domains' MTA-STS/DANE requirement, for the default
+	 * smtp transport; DANE needs DNSSEC-validated lookups; delivery
+	 * events need the TLS lines of the smtp client's log. */
+	m[3].name = "smtp_tls_policy_maps";
+	snprintf(m[3].value, sizeof(m[3].value), "socketmap:%s:" DEFAULT_MAP, a->tlspolicy);
+	m[4].name = "smtp_dns_support_level";
+	snprintf(m[4].value, sizeof(m[4].value), "dnssec");
+	m[5].name = "smtp_tls_loglevel";
+	snprintf(m[5].value, sizeof(m[5].value), "1");
 	for (i = 0; i < 3; i++) {
 		s[i].key = subs[i][0];
 		snprintf(s[i].entry, sizeof(s[i].entry),
@@ -188,6 +207,10 @@ static void build(const hookd_addr *a, setting *m, service *s)
 			              " -o smtp_tls_mandatory_protocols=%s -o smtp_delivery_status_filter=pcre:"
 			              "$config_directory/" STATUS_FILTER,
 			              t->protocols);
+		/* Its own map name: the answer is never weaker than the
+		 * transport's level (docs/mta-sts.md). */
+		if (n > 0 && (size_t)n < cap)
+			snprintf(e + n, cap - (size_t)n, " -o smtp_tls_policy_maps=socketmap:%s:%s", a->tlspolicy, t->map);
 	}
 }
 
@@ -304,7 +327,8 @@ static int cmd_postfix_config(cli *c, int argc, char **argv)
 		if ((r = apply(c, dir, m, s)) != 0)
 			return r;
 		if (c->json)
-			return cli_json(c, json_pack("{s:s, s:s, s:s}", "applied", dir, "sasl", a.auth, "policy", a.policy));
+			return cli_json(c, json_pack("{s:s, s:s, s:s, s:s}", "applied", dir, "sasl", a.auth, "policy",
+			                             a.policy, "tlspolicy", a.tlspolicy));
 		printf("applied to %s: %d main.cf settings, %d master.cf services, %s\n", dir, NMAIN, (int)NSERVICES,
 		       STATUS_FILTER);
 		printf("next: postfix check && postfix reload; then postern postfix-check\n");
@@ -511,6 +535,52 @@ static void check_submission(check *k, const char *svc)
 		finding(k, "ok", svc, "AUTH offered; policy service %s asked at RCPT", server);
 }
 
+/* Is v exactly one of postern-hookd's TLS policy maps,
+ * socketmap:inet:HOST:PORT:NAME or socketmap:unix:/PATH:NAME with a
+ * name starting tls-policy?  The name goes to name. */
+static int postern_map(const char *v, char *name, size_t len)
+{
+	const char *last = strrchr(v, ':');
+
+	if (strncmp(v, "socketmap:", 10) != 0 || (strncmp(v + 10, "inet:", 5) != 0 && strncmp(v + 10, "unix:/", 6) != 0) ||
+	    strpbrk(v, " \t,") != NULL || last == NULL || strncmp(last + 1, "tls-policy", 10) != 0)
+		return 0;
+	snprintf(name, len, "%s", last + 1);
+	return 1;
+}
+
+/* What an smtp client service (the default smtp, or a Postern transport)
+ * needs for the recipient domains' TLS policy: postern-hookd's map under
+ * its own name, DNSSEC lookups (DANE), the TLS log lines (events). */
+static void check_smtp_client(check *k, const char *svc, const char *want)
+{
+	char v[1024], name[128], key[256];
+
+	service_value(k, svc, "smtp_tls_policy_maps", v, sizeof(v));
+	if (v[0] == '\0')
+		finding(k, "error", svc, "no smtp_tls_policy_maps: the recipient domains' MTA-STS and DANE "
+		                         "requirements are not applied (socketmap:ADDRESS:%s; postern postfix-config "
+		                         "prints it)", want);
+	else if (!postern_map(v, name, sizeof(name))) {
+		if (strstr(v, ":tls-policy") != NULL)
+			finding(k, "warning", svc, "smtp_tls_policy_maps (%s) has other maps besides postern-hookd's: "
+			                           "where it answers NOTFOUND they can answer weaker than %s", v, want);
+		else
+			finding(k, "warning", svc, "smtp_tls_policy_maps is %s, not postern-hookd's: its answers override "
+			                           "the transport's TLS level, and MTA-STS and DANE are not applied", v);
+	} else if (strcmp(name, want) != 0)
+		finding(k, "error", svc, "smtp_tls_policy_maps asks postern-hookd's map '%s', must be %s: the answers "
+		                         "would be for another TLS requirement", name, want);
+	/* main.cf's values are checked once, in cmd_postfix_check; here only
+	 * a service's own override. */
+	snprintf(key, sizeof(key), "%s/smtp_dns_support_level", svc);
+	if (lookup(k->params, key, v, sizeof(v)) == 0 && strcmp(v, "dnssec") != 0)
+		finding(k, "error", svc, "smtp_dns_support_level=%s: DANE needs dnssec", v);
+	snprintf(key, sizeof(key), "%s/smtp_tls_loglevel", svc);
+	if (lookup(k->params, key, v, sizeof(v)) == 0 && strcmp(v, "0") == 0)
+		finding(k, "warning", svc, "smtp_tls_loglevel=0: delivery events lose the TLS version and cipher");
+}
+
 static void check_transport(check *k, const struct transport *t)
 {
 	char svc[128], want[128], v[512];
@@ -534,10 +604,7 @@ static void check_transport(check *k, const struct transport *t)
 			finding(k, "error", svc, "no smtp_delivery_status_filter: refused TLS is retried for days "
 			                         "instead of bouncing with 'TLS required but not supported'");
 	}
-	service_value(k, svc, "smtp_tls_policy_maps", v, sizeof(v));
-	if (v[0])
-		finding(k, "warning", svc, "smtp_tls_policy_maps is set (%s): its answers override the transport's "
-		                           "TLS level", v);
+	check_smtp_client(k, svc, t->map);
 }
 
 static int cmd_postfix_check(cli *c, int argc, char **argv)
@@ -619,6 +686,16 @@ static int cmd_postfix_check(cli *c, int argc, char **argv)
 		                           "no submission service uses postern-hookd");
 	for (size_t i = 0; i < NTRANSPORTS; i++)
 		check_transport(&k, &transports[i]);
+	check_smtp_client(&k, "smtp/unix", DEFAULT_MAP);
+	main_value(&k, "smtp_dns_support_level", v, sizeof(v));
+	if (strcmp(v, "dnssec") != 0)
+		finding(&k, "error", NULL, "smtp_dns_support_level = %s: DANE needs dnssec (Postfix ignores TLSA "
+		                           "records otherwise; the resolver in /etc/resolv.conf must validate DNSSEC)",
+		        v[0] ? v : "(default)");
+	main_value(&k, "smtp_tls_loglevel", v, sizeof(v));
+	if (strcmp(v, "0") == 0)
+		finding(&k, "warning", NULL, "smtp_tls_loglevel = 0: delivery events lose the TLS version and cipher "
+		                             "(postern-hookd reads them from the log; set 1)");
 	if (c->json) {
 		r = cli_json(c, json_pack("{s:s, s:i, s:i, s:o}", "config_directory", dir, "errors", k.errors, "warnings",
 		                          k.warnings, "findings", k.findings));

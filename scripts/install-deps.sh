@@ -18,6 +18,8 @@ TEST="$TEST valgrind postfix postfix-pcre openssl iproute2 python3 util-linux"
 TEST="$TEST swaks libnet-ssleay-perl libio-socket-ssl-perl"
 # MTA-STS/DANE tests: an authoritative DNS server and zone signing
 TEST="$TEST nsd ldnsutils openssl python3"
+# The MTA-STS/DANE end-to-end tests: a validating resolver for Postfix
+TEST="$TEST unbound"
 
 want="$BUILD"
 case "${1:-}" in

@@ -466,6 +466,14 @@ def main():
     r = subprocess.run([CLI, "postfix-check", "--config-dir", etc], capture_output=True, text=True)
     check(r.returncode == 0 and "0 error(s), 0 warning(s)" in r.stdout,
           "postern postfix-config --apply gives a configuration postfix-check passes: " + r.stdout)
+    # These scenarios route by /etc/hosts, without DNS: no DNS lookups and
+    # no recipient-domain TLS policy here (tests/e2e/sts.py tests those
+    # with a real resolver and the TLS policy service).
+    run("postconf", "-c", etc, "-e", "smtp_dns_support_level=disabled")
+    run("postconf", "-c", etc, "-X", "smtp_tls_policy_maps")
+    for t in ("postern-tls-encrypt", "postern-tls13-encrypt", "postern-tls-verify", "postern-tls13-verify",
+              "postern-notls"):
+        run("postconf", "-c", etc, "-PX", t + "/unix/smtp_tls_policy_maps")
     run("sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "start")
     for port in (587, 465, 2525):
         wait_for(lambda p=port: listening(p), "Postfix on %d" % port)

@@ -42,6 +42,8 @@ fresh
 expect 1 "no smtpd service in master.cf offers AUTH" "$P" postfix-check --config-dir "$D"
 expect 1 "postern-tls-verify/unix: missing from master.cf" "$P" postfix-check --config-dir "$D"
 expect 1 "smtpd_tls_received_header = no" "$P" postfix-check --config-dir "$D"
+expect 1 "error: smtp/unix: no smtp_tls_policy_maps: .*MTA-STS and DANE" "$P" postfix-check --config-dir "$D"
+expect 1 "error: smtp_dns_support_level = \(default\): DANE needs dnssec" "$P" postfix-check --config-dir "$D"
 
 # The printed lines name the daemon's addresses.
 expect 0 "^smtpd_sasl_path = inet:127.0.0.1:10035$" "$P" postfix-config
@@ -49,6 +51,19 @@ expect 0 "smtpd_recipient_restrictions=check_policy_service,inet:127.0.0.1:10036
 expect 0 "^smtpd_sasl_path = /run/postern/auth$" "$P" postfix-config --hookd unix:/run/postern
 expect 0 "check_policy_service,unix:/run/postern/policy," "$P" postfix-config --hookd unix:/run/postern
 expect 0 "TLS required but not supported" "$P" postfix-config
+# The TLS policy maps: the default transport's and one name per enforcing transport, on PORT+2.
+expect 0 "^smtp_tls_policy_maps = socketmap:inet:127.0.0.1:10037:tls-policy$" "$P" postfix-config
+expect 0 "^smtp_dns_support_level = dnssec$" "$P" postfix-config
+expect 0 "^smtp_tls_loglevel = 1$" "$P" postfix-config
+for m in tls-encrypt:tls-policy-encrypt tls13-encrypt:tls-policy-encrypt13 tls-verify:tls-policy-verify \
+	tls13-verify:tls-policy-verify13 notls:tls-policy; do
+	out=$("$P" postfix-config --hookd inet:127.0.0.1:20001 | sed -n "/^postern-${m%%:*} /,/^[^ ]/p")
+	printf '%s\n' "$out" | grep -qx "  -o smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:${m#*:}" &&
+		ok "postern-${m%%:*} asks map ${m#*:}" || bad "postern-${m%%:*}: no map ${m#*:} in: $out"
+done
+expect 0 "^smtp_tls_policy_maps = socketmap:unix:/run/postern/tlspolicy:tls-policy$" "$P" postfix-config --hookd unix:/run/postern
+expect 0 '"smtp_tls_policy_maps": "socketmap:inet:127.0.0.1:10037:tls-policy"' "$P" --json postfix-config
+expect 64 "is not inet:HOST:PORT" "$P" postfix-config --hookd inet:127.0.0.1:65534
 expect 0 '"smtpd_sasl_type": "dovecot"' "$P" --json postfix-config
 expect 64 "is not inet:HOST:PORT" "$P" postfix-config --hookd inet:127.0.0.1
 expect 64 "is not inet:HOST:PORT or unix" "$P" postfix-config --hookd 127.0.0.1:10035
@@ -61,11 +76,45 @@ expect 0 "policy service inet:127.0.0.1:20002 asked at RCPT" "$P" postfix-check 
 [ "$(postconf -c "$D" -P postern-tls13-verify/unix/smtp_tls_mandatory_protocols)" = "postern-tls13-verify/unix/smtp_tls_mandatory_protocols = >=TLSv1.3" ] &&
 	ok "postconf reads the TLS 1.3 transport" || bad "tls13 transport"
 grep -q "TLS required but not supported" "$D/postern_tls_status.pcre" && ok "status filter written" || bad "status filter"
+[ "$(postconf -c "$D" -h smtp_tls_policy_maps)" = socketmap:inet:127.0.0.1:20003:tls-policy ] &&
+	ok "postconf reads the default TLS policy map" || bad "smtp_tls_policy_maps"
+[ "$(postconf -c "$D" -P postern-tls-verify/unix/smtp_tls_policy_maps)" = \
+	"postern-tls-verify/unix/smtp_tls_policy_maps = socketmap:inet:127.0.0.1:20003:tls-policy-verify" ] &&
+	ok "postconf reads the verify transport's map" || bad "verify transport's map"
 cp "$D/main.cf" "$T/main.1"
 cp "$D/master.cf" "$T/master.1"
 expect 0 "applied to" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
 cmp -s "$D/main.cf" "$T/main.1" && cmp -s "$D/master.cf" "$T/master.1" && ok "apply is idempotent" || bad "apply twice differs"
 expect 0 '"errors": 0' "$P" --json postfix-check --config-dir "$D"
+
+# The TLS policy maps: a wrong name, none, somebody else's, extra maps; DNS and log levels.
+postconf -c "$D" -P "postern-tls13-verify/unix/smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:tls-policy-verify"
+expect 1 "error: postern-tls13-verify/unix: smtp_tls_policy_maps asks postern-hookd's map 'tls-policy-verify', must be tls-policy-verify13" \
+	"$P" postfix-check --config-dir "$D"
+postconf -c "$D" -P "postern-tls13-verify/unix/smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:tls-policy-verify13"
+postconf -c "$D" -PX "postern-notls/unix/smtp_tls_policy_maps"
+postconf -c "$D" -X smtp_tls_policy_maps
+expect 1 "error: postern-notls/unix: no smtp_tls_policy_maps" "$P" postfix-check --config-dir "$D"
+expect 1 "error: smtp/unix: no smtp_tls_policy_maps" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -e "smtp_tls_policy_maps=hash:/etc/postfix/tls_policy"
+expect 0 "warning: smtp/unix: smtp_tls_policy_maps is hash:/etc/postfix/tls_policy, not postern-hookd's" \
+	"$P" postfix-check --config-dir "$D"
+postconf -c "$D" -e "smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:tls-policy, hash:/etc/postfix/tls_policy"
+expect 0 "warning: smtp/unix: smtp_tls_policy_maps .* has other maps besides postern-hookd's" \
+	"$P" postfix-check --config-dir "$D"
+postconf -c "$D" -e "smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:tls-policy"
+postconf -c "$D" -P "postern-notls/unix/smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:tls-policy"
+expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -e smtp_dns_support_level=enabled
+expect 1 "error: smtp_dns_support_level = enabled: DANE needs dnssec" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -e smtp_dns_support_level=dnssec
+postconf -c "$D" -P "postern-tls-encrypt/unix/smtp_dns_support_level=disabled"
+expect 1 "error: postern-tls-encrypt/unix: smtp_dns_support_level=disabled: DANE needs dnssec" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -PX "postern-tls-encrypt/unix/smtp_dns_support_level"
+postconf -c "$D" -e smtp_tls_loglevel=0
+expect 0 "warning: smtp_tls_loglevel = 0: delivery events lose" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -e smtp_tls_loglevel=1
+expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D"
 
 # The most common mistake: permit_sasl_authenticated before the policy service.
 postconf -c "$D" -P "submission/inet/smtpd_recipient_restrictions=permit_sasl_authenticated,check_policy_service,inet:127.0.0.1:20002,reject"
