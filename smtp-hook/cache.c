@@ -86,23 +86,34 @@ static int digest(cache *c, unsigned char out[32], char kind, const char *a, con
 	return 0;
 }
 
-static entry *slot(entry *table, const unsigned char d[32])
+/* The set of CACHE_WAYS entries a digest may live in: a few ways, so
+ * that two questions of a small working set that hash alike do not
+ * evict each other on every request. */
+static entry *set(entry *table, const unsigned char d[32])
 {
-	size_t i = ((size_t)d[0] | (size_t)d[1] << 8 | (size_t)d[2] << 16) & (CACHE_SLOTS - 1);
+	size_t i = ((size_t)d[0] | (size_t)d[1] << 8 | (size_t)d[2] << 16) & (CACHE_SLOTS / CACHE_WAYS - 1);
 
-	return &table[i];
+	return &table[i * CACHE_WAYS];
+}
+
+static int usable(const entry *e, int64_t now)
+{
+	return e->used && now - e->filled < CACHE_TTL && now >= e->filled &&
+	       (e->expires_at == 0 || now < e->expires_at);
 }
 
 static entry *find(cache *c, entry *table, char kind, const char *a, const char *b, int64_t now)
 {
 	unsigned char d[32];
-	entry *e;
+	entry *s, *e = NULL;
 
 	if (!c->synced || digest(c, d, kind, a, b) != 0)
 		return NULL;
-	e = slot(table, d);
-	if (!e->used || CRYPTO_memcmp(e->digest, d, sizeof(d)) != 0 || now - e->filled >= CACHE_TTL ||
-	    now < e->filled || (e->expires_at != 0 && now >= e->expires_at))
+	s = set(table, d);
+	for (int w = 0; w < CACHE_WAYS && e == NULL; w++)
+		if (s[w].used && CRYPTO_memcmp(s[w].digest, d, sizeof(d)) == 0)
+			e = &s[w];
+	if (e != NULL && !usable(e, now))
 		e = NULL;
 	OPENSSL_cleanse(d, sizeof(d));
 	return e;
@@ -111,11 +122,24 @@ static entry *find(cache *c, entry *table, char kind, const char *a, const char 
 static entry *put(cache *c, entry *table, char kind, const char *a, const char *b, int64_t now)
 {
 	unsigned char d[32];
-	entry *e;
+	entry *s, *e = NULL;
 
 	if (!c->synced || digest(c, d, kind, a, b) != 0)
 		return NULL;
-	e = slot(table, d);
+	s = set(table, d);
+	/* The same question's entry, else a free or stale one, else the oldest. */
+	for (int w = 0; w < CACHE_WAYS && e == NULL; w++)
+		if (s[w].used && CRYPTO_memcmp(s[w].digest, d, sizeof(d)) == 0)
+			e = &s[w];
+	for (int w = 0; w < CACHE_WAYS && e == NULL; w++)
+		if (!usable(&s[w], now))
+			e = &s[w];
+	if (e == NULL) {
+		e = s;
+		for (int w = 1; w < CACHE_WAYS; w++)
+			if (s[w].filled < e->filled)
+				e = &s[w];
+	}
 	memset(e, 0, sizeof(*e));
 	memcpy(e->digest, d, sizeof(d));
 	OPENSSL_cleanse(d, sizeof(d));

@@ -3,10 +3,12 @@
  * decisions, so that the steady stream of identical questions from
  * Postfix does not cost three SQLite queries each.
  *
- * It can never answer stale: before every use the daemon asks the store
- * whether anyone else committed anything (acct_data_version, one cheap
- * PRAGMA) and forgets everything if so, so a revoked key, a disabled
- * account or a removed network takes effect on the very next request.
+ * It can never answer stale: before the first use in each batch of
+ * requests (everything the event loop read after one wake-up, see
+ * hookd_batch) the daemon asks the store whether anyone else committed
+ * anything (acct_data_version, one cheap PRAGMA) and forgets everything
+ * if so, so a revoked key, a disabled account or a removed network
+ * takes effect on the very next request.
  * Only allows are kept (every deny goes to the library, which audits
  * it); an entry lives at most CACHE_TTL seconds (so the library still
  * records a key's last use) and never past its key's expiry.  Entries
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #define CACHE_SLOTS 8192 /* per kind; a power of two */
+#define CACHE_WAYS 4     /* entries a question may take (set-associative) */
 #define CACHE_TTL 30
 
 typedef struct cache cache;

@@ -2,10 +2,11 @@
  * The daemon's handle on the store (see hookd.h).  The store is opened
  * lazily, never created, and reopened when it failed or when the file
  * at the configured path is no longer the one we have open (restored
- * from a backup, moved away, deleted): one stat(2) per request, so the
- * daemon never answers from a file the administrator replaced.  (Changes
- * made in the file, by the shell, are seen on the very next request
- * too: see cache.h.)
+ * from a backup, moved away, deleted): one stat(2) per batch of
+ * requests (every request the event loop read after one wake-up), so
+ * the daemon never answers from a file the administrator replaced.
+ * (Changes made in the file, by the shell, are seen on the very next
+ * request too: the cache is validated once per batch, see cache.h.)
  */
 #include <string.h>
 #include <strings.h>
@@ -18,6 +19,8 @@ static void db_close(hookd *h)
 {
 	acct_close(h->db);
 	h->db = NULL;
+	h->db_checked = 0;
+	h->cache_checked = 0;
 	if (h->cache)
 		cache_clear(h->cache); /* a new handle's data version means nothing to the old entries */
 }
@@ -42,8 +45,12 @@ acct_db *hookd_db(hookd *h)
 	int r;
 
 	if (h->db) {
-		if (stat(h->conf.database, &sb) == 0 && sb.st_ino == h->db_ino && sb.st_dev == h->db_dev)
+		if (h->db_checked)
 			return h->db;
+		if (stat(h->conf.database, &sb) == 0 && sb.st_ino == h->db_ino && sb.st_dev == h->db_dev) {
+			h->db_checked = 1;
+			return h->db;
+		}
 		hlog(LOG_WARNING, "the store %s was replaced or removed: reopening", h->conf.database);
 		db_close(h);
 		h->retry_at = 0;
@@ -71,6 +78,7 @@ acct_db *hookd_db(hookd *h)
 	h->db_ino = sb.st_ino;
 	h->db_dev = sb.st_dev;
 	h->db_opens++;
+	h->db_checked = 1;
 	h->warned_at = 0;
 	/* A good AUTH's last_used_at is written once a second for every key
 	 * (hookd_flush), not inside the request. */
@@ -80,6 +88,23 @@ acct_db *hookd_db(hookd *h)
 		hlog(LOG_WARNING, "%s is readable or writable by group or others", h->conf.database);
 	hlog(LOG_INFO, "store %s open (schema %d)", h->conf.database, acct_schema_version(h->db));
 	return h->db;
+}
+
+void hookd_batch(hookd *h)
+{
+	h->db_checked = 0;
+	h->cache_checked = 0;
+}
+
+int hookd_cache_sync(hookd *h, acct_db *db)
+{
+	int r;
+
+	if (h->cache_checked)
+		return ACCT_OK;
+	if ((r = cache_sync(h->cache, db)) == ACCT_OK)
+		h->cache_checked = 1;
+	return r;
 }
 
 void hookd_flush(hookd *h)
@@ -109,7 +134,7 @@ int hookd_auth(hookd *h, acct_verdict *out, const char *user, const char *pass, 
 	 * scrypt cost is the point. */
 	if (strcasecmp(user, "apikey") != 0)
 		return acct_auth_decide(out, h->db, user, pass, client_address);
-	if (cache_sync(h->cache, h->db) != ACCT_OK) {
+	if (hookd_cache_sync(h, h->db) != ACCT_OK) {
 		memset(out, 0, sizeof(*out));
 		out->kind = ACCT_TEMPFAIL;
 		out->reason = ACCT_R_STORE_UNAVAILABLE;

@@ -24,14 +24,29 @@ typedef struct hookd {
 	time_t retry_at;  /* when to try opening the store again */
 	time_t warned_at; /* last "cannot open" message, to keep the log readable */
 	unsigned long db_opens; /* handles opened so far: a borrower of `db` sees a new one */
+	int db_checked;    /* the file was checked in this batch of requests (hookd_batch) */
+	int cache_checked; /* the cache was validated in this batch */
 } hookd;
 
 /* Set up and tear down (the cache); 0 or -1 when out of memory. */
 int hookd_init(hookd *h);
 void hookd_fini(hookd *h);
 
-/* The store, or NULL when it cannot be used now (fail closed). */
+/* A new batch of requests begins (the event loop's batch hook, once per
+ * wake-up): the next hookd_db checks the file again and the next
+ * hookd_cache_sync asks the store for its data version again.  Every
+ * request of one batch was sent before the loop woke up, so a change
+ * committed before a request was sent is seen by that request, at the
+ * cost of one check per batch instead of one per request. */
+void hookd_batch(hookd *h);
+
+/* The store, or NULL when it cannot be used now (fail closed).  The
+ * file is checked (stat) once per batch. */
 acct_db *hookd_db(hookd *h);
+
+/* Validate the cache against the store (cache_sync), once per batch;
+ * ACCT_OK or the store's error. */
+int hookd_cache_sync(hookd *h, acct_db *db);
 
 /* A store operation failed in a way that may be the handle's: drop it,
  * so the next request reopens the file. */

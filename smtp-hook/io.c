@@ -67,6 +67,8 @@ struct loop {
 	int nls;
 	loop_signal_cb cb;
 	void *cb_ctx;
+	void (*batch)(void *ctx);
+	void *batch_ctx;
 };
 
 /* epoll data: listeners and the signalfd are tagged by small integers,
@@ -446,6 +448,8 @@ int loop_run(loop *l)
 
 		if (n < 0 && errno != EINTR)
 			return -1;
+		if (n > 0 && l->batch)
+			l->batch(l->batch_ctx);
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = evs[i].data.u64;
 			conn *c;
@@ -484,6 +488,12 @@ int loop_run(loop *l)
 		}
 	}
 	return 0;
+}
+
+void loop_set_batch(loop *l, void (*fn)(void *ctx), void *ctx)
+{
+	l->batch = fn;
+	l->batch_ctx = ctx;
 }
 
 void *conn_state(conn *c)

@@ -38,6 +38,12 @@ void loop_free(loop *l);
  * socket file is replaced.  `ctx` is handed to every connection. */
 int loop_listen(loop *l, const char *spec, const proto *p, void *ctx, mode_t mode, char *err, size_t errlen);
 
+/* Called once per loop iteration, when epoll_wait has returned events
+ * and before any of them is handled: the place for per-batch work such
+ * as checking once that cached state is still current for every request
+ * read in this iteration.  One hook; NULL removes it. */
+void loop_set_batch(loop *l, void (*fn)(void *ctx), void *ctx);
+
 /* Run until LOOP_STOP has been handled and the connections drained. */
 int loop_run(loop *l);
 

@@ -197,6 +197,12 @@ static void follow_tick(struct run *run)
 		run->follower_warned = 0;
 }
 
+/* The loop woke up with requests to handle: check the store once for all. */
+static void on_batch(void *ctx)
+{
+	hookd_batch(ctx);
+}
+
 static void on_signal(loop *l, loop_event ev, void *ctx)
 {
 	struct run *run = ctx;
@@ -204,6 +210,7 @@ static void on_signal(loop *l, loop_event ev, void *ctx)
 	char err[512];
 
 	if (ev == LOOP_TICK) {
+		hookd_batch(run->h); /* the tick's own use of the store checks the file again */
 		hookd_flush(run->h);
 		follow_tick(run);
 		return;
@@ -284,6 +291,7 @@ int main(int argc, char **argv)
 		hookd_fini(&h);
 		return 71;
 	}
+	loop_set_batch(l, on_batch, &h);
 	mode = (mode_t)strtol(h.conf.socket_mode, NULL, 8);
 	if ((h.conf.auth_listen[0] &&
 	     loop_listen(l, h.conf.auth_listen, &dovecot_proto, &h, mode, err, sizeof(err)) != 0) ||

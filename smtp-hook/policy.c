@@ -47,7 +47,7 @@ static void decide(hookd *h, const policy_facts *f, char *action, size_t len)
 		snprintf(action, len, "DUNNO");
 		return;
 	}
-	if ((db = hookd_db(h)) == NULL || cache_sync(h->cache, db) != ACCT_OK)
+	if ((db = hookd_db(h)) == NULL || hookd_cache_sync(h, db) != ACCT_OK)
 		goto tempfail;
 	now = acct_now(db);
 	if (cache_rcpt_get(h->cache, &tls, f->sasl_username, f->client_address, now))
