@@ -69,6 +69,9 @@ struct loop {
 	void *cb_ctx;
 	void (*batch)(void *ctx);
 	void *batch_ctx;
+	int (*work)(void *ctx);
+	void *work_ctx;
+	int work_pending; /* the work hook has more: do not sleep */
 };
 
 /* epoll data: listeners and the signalfd are tagged by small integers,
@@ -443,7 +446,7 @@ int loop_run(loop *l)
 	time_t last_sweep = time(NULL);
 
 	while (!(l->stopping && l->conns == NULL)) {
-		int n = epoll_wait(l->ep, evs, 64, 1000);
+		int n = epoll_wait(l->ep, evs, 64, l->work_pending ? 0 : 1000);
 		time_t now;
 
 		if (n < 0 && errno != EINTR)
@@ -486,6 +489,7 @@ int loop_run(loop *l)
 				l->cb(l, LOOP_TICK, l->cb_ctx);
 			last_sweep = now;
 		}
+		l->work_pending = l->work && !l->stopping ? l->work(l->work_ctx) : 0;
 	}
 	return 0;
 }
@@ -494,6 +498,12 @@ void loop_set_batch(loop *l, void (*fn)(void *ctx), void *ctx)
 {
 	l->batch = fn;
 	l->batch_ctx = ctx;
+}
+
+void loop_set_work(loop *l, int (*fn)(void *ctx), void *ctx)
+{
+	l->work = fn;
+	l->work_ctx = ctx;
 }
 
 void *conn_state(conn *c)

@@ -44,6 +44,12 @@ int loop_listen(loop *l, const char *spec, const proto *p, void *ctx, mode_t mod
  * read in this iteration.  One hook; NULL removes it. */
 void loop_set_batch(loop *l, void (*fn)(void *ctx), void *ctx);
 
+/* Called once per loop iteration after the events (and the tick) were
+ * handled, for work done in slices between requests: while it returns
+ * nonzero, the loop does not sleep in epoll_wait before calling it
+ * again.  One hook; NULL removes it. */
+void loop_set_work(loop *l, int (*fn)(void *ctx), void *ctx);
+
 /* Run until LOOP_STOP has been handled and the connections drained. */
 int loop_run(loop *l);
 

@@ -60,6 +60,9 @@ struct mlf {
 	int skipping;      /* inside an over-long line */
 	size_t skip_len;
 	char *rbuf;
+	size_t rpos, rlen; /* bytes of rbuf read from the file but not yet taken */
+	size_t taken;      /* lines taken in this poll (the budget, max_lines) */
+	int more;          /* the budget ran out with more to read */
 	size_t since_commit;
 	int64_t now;
 	int oom;
@@ -245,6 +248,7 @@ static int take_line(mlf *f, const char *p, size_t n, size_t consumed)
 	maillog_rec r;
 	f->offset += (int64_t)consumed;
 	f->st.lines++;
+	f->taken++;
 	int rc = maillog_parse(&r, p, n);
 	if (rc == ML_REC) {
 		f->st.records++;
@@ -258,13 +262,22 @@ static int take_line(mlf *f, const char *p, size_t n, size_t consumed)
 	return ACCT_OK;
 }
 
-/* Consume the bytes of one read, line by line. */
-static int take_bytes(mlf *f, const char *p, size_t n)
+/* Consume the bytes of one read, line by line, until they are all taken
+ * or this poll's budget of lines is spent (then f->more is set and
+ * *used says how far it got; the rest waits in rbuf). */
+static int take_bytes(mlf *f, const char *p, size_t n, size_t *used)
 {
+	const char *start = p;
+
+	*used = 0;
 	while (n > 0) {
 		const char *nl = memchr(p, '\n', n);
 		size_t seg = nl ? (size_t)(nl - p) : n;
 		int r;
+		if (nl && f->o.max_lines && f->taken >= f->o.max_lines) {
+			f->more = 1;
+			break;
+		}
 		if (!nl) { /* a partial line: keep it, or skip it when too long */
 			if (!f->skipping && f->llen + seg <= ML_LINE_MAX + 1) {
 				memcpy(f->line + f->llen, p, seg);
@@ -276,7 +289,9 @@ static int take_bytes(mlf *f, const char *p, size_t n)
 				f->skip_len += seg;
 				f->llen = 0;
 			}
-			return ACCT_OK;
+			p += seg;
+			n = 0;
+			break;
 		}
 		if (f->skipping) {
 			size_t total = f->skip_len + seg + 1;
@@ -284,6 +299,7 @@ static int take_bytes(mlf *f, const char *p, size_t n)
 			f->skip_len = 0;
 			f->offset += (int64_t)total;
 			f->st.lines++;
+			f->taken++;
 			f->st.malformed++;
 			r = ++f->since_commit >= f->o.batch_lines ? commit(f) : ACCT_OK;
 		} else if (f->llen) {
@@ -297,24 +313,36 @@ static int take_bytes(mlf *f, const char *p, size_t n)
 				f->llen = 0;
 				f->offset += (int64_t)total;
 				f->st.lines++;
+				f->taken++;
 				f->st.malformed++;
 				r = ++f->since_commit >= f->o.batch_lines ? commit(f) : ACCT_OK;
 			}
 		} else {
 			r = take_line(f, p, seg, seg + 1);
 		}
-		if (r != ACCT_OK)
-			return r;
 		p += seg + 1;
 		n -= seg + 1;
+		if (r != ACCT_OK) {
+			*used = (size_t)(p - start);
+			return r;
+		}
 	}
+	*used = (size_t)(p - start);
 	return ACCT_OK;
 }
 
-/* Read the open file to its end. */
+/* Read the open file to its end, or until the budget is spent. */
 static int drain(mlf *f)
 {
 	for (;;) {
+		if (f->rpos < f->rlen) {
+			size_t used;
+			int r = take_bytes(f, f->rbuf + f->rpos, f->rlen - f->rpos, &used);
+			f->rpos += used;
+			if (r != ACCT_OK || f->more)
+				return r;
+			continue;
+		}
 		ssize_t n = read(f->fd, f->rbuf, READ_CHUNK);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -323,9 +351,8 @@ static int drain(mlf *f)
 		}
 		if (n == 0)
 			return ACCT_OK;
-		int r = take_bytes(f, f->rbuf, (size_t)n);
-		if (r != ACCT_OK)
-			return r;
+		f->rpos = 0;
+		f->rlen = (size_t)n;
 	}
 }
 
@@ -334,6 +361,7 @@ static void close_file(mlf *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
+	f->rpos = f->rlen = 0;
 	f->llen = 0;
 	f->skipping = 0;
 	f->skip_len = 0;
@@ -503,13 +531,15 @@ static int poll_once(mlf *f)
 			return r;
 		f->pos_dirty = 1;
 	}
-	if ((r = drain(f)) != ACCT_OK)
-		return r;
+	/* Whenever the budget runs out, what was taken is committed and the
+	 * rest waits for the next poll (which goes on from here). */
+	if ((r = drain(f)) != ACCT_OK || f->more)
+		return r == ACCT_OK ? commit(f) : r;
 	if (stat(f->path, &sb) == 0) {
 		if ((int64_t)sb.st_dev != f->dev || (int64_t)sb.st_ino != f->ino) {
 			/* rotated: the old file's last lines, then the new one */
-			if ((r = drain(f)) != ACCT_OK || (r = commit(f)) != ACCT_OK)
-				return r;
+			if ((r = drain(f)) != ACCT_OK || f->more || (r = commit(f)) != ACCT_OK)
+				return r == ACCT_OK ? commit(f) : r;
 			if ((r = open_at(f, f->path, 0)) != ACCT_OK)
 				return r == ACCT_ENOTFOUND ? ACCT_OK : r;
 			f->pos_dirty = 1;
@@ -531,6 +561,8 @@ static int poll_once(mlf *f)
 int mlf_poll(mlf *f, int64_t now)
 {
 	f->now = now;
+	f->taken = 0;
+	f->more = 0;
 	mlt_set_clock(f->t, now, f->o.local_offset_min);
 	int r;
 	if (f->need_resync && (r = resync(f)) != ACCT_OK)
@@ -550,6 +582,11 @@ int mlf_poll(mlf *f, int64_t now)
 		f->need_resync = resync(f) != ACCT_OK;
 	}
 	return r;
+}
+
+int mlf_more(const mlf *f)
+{
+	return f != NULL && f->more;
 }
 
 void mlf_get_stats(const mlf *f, mlf_stats *out)

@@ -26,8 +26,14 @@
  *    message whose smtpd line was read before a restart still gets its
  *    events after it.
  *
+ *  - A budget: with opts.max_lines, one mlf_poll takes at most that many
+ *    lines (the rest waits, read but not taken, for the next call), so a
+ *    daemon catching up on a large backlog keeps answering its clients
+ *    between two polls.
+ *
  * The daemon calls mlf_open() once and mlf_poll() on a timer (every
- * second is plenty); everything else is inside.
+ * second is plenty), and again at once while mlf_more(); everything
+ * else is inside.
  */
 #ifndef POSTERN_MAILLOG_FOLLOW_H
 #define POSTERN_MAILLOG_FOLLOW_H
@@ -48,9 +54,10 @@ typedef struct mlf_options {
 	int local_offset_min;   /* zone of syslog times without one, minutes east of UTC */
 	int64_t retention;      /* seconds to keep events (by event time); 0 = forever.
 	                           Pruned at the first poll, then at most once an hour */
+	size_t max_lines;       /* lines one mlf_poll takes at most; 0 = everything there is */
 } mlf_options;
 
-#define MLF_OPTIONS_INIT {MLF_OPTIONS_VERSION, 0, 0, 0, 0}
+#define MLF_OPTIONS_INIT {MLF_OPTIONS_VERSION, 0, 0, 0, 0, 0}
 
 typedef struct mlf_stats {
 	uint64_t lines;       /* complete lines read (this process) */
@@ -68,11 +75,17 @@ typedef struct mlf_stats {
  * or an ACCT_E... code with a message in `err`. */
 int mlf_open(mlf **out, acct_db *db, const char *path, const mlf_options *opts, char *err, size_t errlen);
 
-/* Read and record everything there is to read now (`now` dates syslog
- * lines without a year).  Returns ACCT_OK or an ACCT_E... code (the
- * store's, with acct_errmsg(db)); after an error the next call starts
- * again from the last committed position. */
+/* Read and record everything there is to read now, or opts.max_lines
+ * lines of it (`now` dates syslog lines without a year).  What was taken
+ * is committed before it returns.  Returns ACCT_OK or an ACCT_E... code
+ * (the store's, with acct_errmsg(db)); after an error the next call
+ * starts again from the last committed position. */
 int mlf_poll(mlf *f, int64_t now);
+
+/* Nonzero when the last mlf_poll stopped at max_lines with more to read:
+ * call it again soon (the daemon does, between its requests) rather than
+ * at the next timer. */
+int mlf_more(const mlf *f);
 
 void mlf_get_stats(const mlf *f, mlf_stats *out);
 

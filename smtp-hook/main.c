@@ -12,7 +12,8 @@
  * accepting, flush what is being answered, and exit.
  *
  * With maillog_file set, the Postfix log follower (maillog_follow.h)
- * runs on the loop's once-a-second tick, on the daemon's store handle:
+ * runs on the loop's once-a-second tick, and in slices between requests
+ * while it has a backlog (loop_set_work), on the daemon's store handle:
  * it is (re)opened whenever a new handle is (after a store failure, a
  * replaced file, or SIGHUP, which so also picks up a new path or
  * retention), and waits while the store cannot be opened.
@@ -135,6 +136,11 @@ struct run {
 	time_t follower_warned;
 };
 
+/* Lines one poll of the follower takes at most (a few ms of work), so a
+ * backlog (the first start on a large log, a catch-up after downtime) is
+ * read in slices between requests instead of in one long stall. */
+#define FOLLOW_SLICE_LINES 500
+
 static void follow_stop(struct run *run)
 {
 	mlf_close(run->follower); /* does not touch the store handle */
@@ -182,6 +188,7 @@ static void follow_tick(struct run *run)
 
 		opts.retention = (int64_t)h->conf.event_retention * 86400;
 		opts.local_offset_min = local_offset_min(now);
+		opts.max_lines = FOLLOW_SLICE_LINES;
 		if (mlf_open(&run->follower, db, h->conf.maillog_file, &opts, err, sizeof(err)) != ACCT_OK) {
 			run->follower = NULL;
 			follow_warn(run, now, err);
@@ -195,6 +202,29 @@ static void follow_tick(struct run *run)
 		follow_warn(run, now, acct_errmsg(db)[0] ? acct_errmsg(db) : acct_strerror(r));
 	else
 		run->follower_warned = 0;
+}
+
+/* Between requests: the next slice of a backlog, while there is one. */
+static int follow_more(void *ctx)
+{
+	struct run *run = ctx;
+	hookd *h = run->h;
+	time_t now;
+	int r;
+
+	if (run->follower == NULL || !mlf_more(run->follower))
+		return 0;
+	if (h->db == NULL || h->db_opens != run->follower_db) {
+		follow_stop(run); /* the handle it borrowed is gone: the tick reopens it */
+		return 0;
+	}
+	now = time(NULL);
+	r = mlf_poll(run->follower, (int64_t)now);
+	if (r != ACCT_OK) {
+		follow_warn(run, now, acct_errmsg(h->db)[0] ? acct_errmsg(h->db) : acct_strerror(r));
+		return 0; /* again at the next tick */
+	}
+	return mlf_more(run->follower);
 }
 
 /* The loop woke up with requests to handle: check the store once for all. */
@@ -292,6 +322,7 @@ int main(int argc, char **argv)
 		return 71;
 	}
 	loop_set_batch(l, on_batch, &h);
+	loop_set_work(l, follow_more, &run);
 	mode = (mode_t)strtol(h.conf.socket_mode, NULL, 8);
 	if ((h.conf.auth_listen[0] &&
 	     loop_listen(l, h.conf.auth_listen, &dovecot_proto, &h, mode, err, sizeof(err)) != 0) ||

@@ -7,6 +7,7 @@
  * child process, is killed with SIGKILL several times mid-stream and
  * restarted.  The store must end up with exactly the events of one
  * uninterrupted run over the same lines: none lost, none counted twice.
+ * Likewise for a large backlog read a few lines per poll (max_lines).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -394,10 +395,122 @@ static void test_follow_in_process(void **state)
 	tmpdir_remove(dir);
 }
 
+/* One synthetic message of five lines (one delivered event), queue id
+ * made from `i`. */
+static void append_message(const char *path, unsigned i)
+{
+	char buf[2048], q[16];
+	snprintf(q, sizeof q, "B%09X", i);
+	int n = snprintf(buf, sizeof buf,
+	                 "Dec  2 09:00:00 mx postfix/submission/smtpd[10]: %s: client=c[192.0.2.1], "
+	                 "sasl_method=PLAIN, sasl_username=acme\n"
+	                 "Dec  2 09:00:01 mx postfix/qmgr[11]: %s: from=<s@acme.example>, size=10, nrcpt=1 (queue "
+	                 "active)\n"
+	                 "Dec  2 09:00:02 mx postfix/smtp[12]: Trusted TLS connection established to "
+	                 "mx.b.example[192.0.2.2]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\n"
+	                 "Dec  2 09:00:03 mx postfix/smtp[12]: %s: to=<r%u@b.example>, relay=mx.b.example[192.0.2.2]:25, "
+	                 "delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n"
+	                 "Dec  2 09:00:03 mx postfix/qmgr[11]: %s: removed\n",
+	                 q, q, q, i, q);
+	assert_true(n > 0 && (size_t)n < sizeof buf);
+	append(path, buf, (size_t)n);
+}
+
+/* The budget: a backlog of 5,000 lines read 97 lines per poll (never
+ * more), rotated half-way with lines still going to the old file, ends
+ * with exactly the events of one unbudgeted pass. */
+static void test_budget(void **state)
+{
+	(void)state;
+	char dir[256], dbpath[512], refdb[512], log[512], reflog[512], old[600], err[256];
+	const unsigned N = 1000;
+	const size_t BUDGET = 97;
+	tmpdir_make(dir, sizeof dir);
+	snprintf(dbpath, sizeof dbpath, "%s/e.db", dir);
+	snprintf(refdb, sizeof refdb, "%s/ref.db", dir);
+	snprintf(log, sizeof log, "%s/mail.log", dir);
+	snprintf(reflog, sizeof reflog, "%s/ref.log", dir);
+	snprintf(old, sizeof old, "%s/mail.log.1", dir);
+
+	/* the reference: everything in one poll */
+	for (unsigned i = 0; i < N; i++)
+		append_message(reflog, i);
+	acct_db *db = open_db(refdb);
+	mlf *f;
+	mlf_stats st;
+	assert_int_equal(mlf_open(&f, db, reflog, NULL, err, sizeof err), ACCT_OK);
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	assert_false(mlf_more(f));
+	mlf_get_stats(f, &st);
+	assert_int_equal(st.lines, 5 * N);
+	mlf_close(f);
+	acct_close(db);
+	dump ref, got;
+	int ref_pending, got_pending;
+	dump_db(refdb, &ref, &ref_pending);
+	assert_int_equal(ref.n, (int)N);
+	assert_int_equal(ref_pending, 0);
+
+	/* budgeted, into a log that is rotated while a backlog remains */
+	for (unsigned i = 0; i < 600; i++)
+		append_message(log, i);
+	db = open_db(dbpath);
+	mlf_options o = MLF_OPTIONS_INIT;
+	o.max_lines = BUDGET;
+	assert_int_equal(mlf_open(&f, db, log, &o, err, sizeof err), ACCT_OK);
+	uint64_t before = 0;
+	int polls = 0, rotated = 0;
+	acct_log_pos last = {0, 0, 0, 0};
+	for (;;) {
+		assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+		polls++;
+		mlf_get_stats(f, &st);
+		assert_true(st.lines - before <= BUDGET);
+		/* each poll commits what it took: the saved position moved on */
+		acct_log_pos p;
+		assert_int_equal(acct_logpos_get(db, log, &p), ACCT_OK);
+		if (st.lines > before && p.inode == last.inode)
+			assert_true(p.offset > last.offset);
+		last = p;
+		before = st.lines;
+		if (polls == 10) {
+			assert_true(mlf_more(f));
+			assert_int_equal(rename(log, old), 0);
+			for (unsigned i = 600; i < 650; i++)
+				append_message(old, i);
+			for (unsigned i = 650; i < N; i++)
+				append_message(log, i);
+			rotated = 1;
+		}
+		if (!mlf_more(f) && rotated)
+			break;
+		assert_true(polls < 1000);
+	}
+	mlf_get_stats(f, &st);
+	assert_int_equal(st.lines, 5 * N);
+	assert_int_equal(st.rotations, 1);
+	assert_true(polls >= (int)(5 * N / BUDGET));
+	/* one more poll finds nothing */
+	assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+	mlf_get_stats(f, &st);
+	assert_int_equal(st.lines, 5 * N);
+	mlf_close(f);
+	acct_close(db);
+	dump_db(dbpath, &got, &got_pending);
+	assert_int_equal(got.n, (int)N);
+	assert_int_equal(got_pending, 0);
+	if (strcmp(got.buf, ref.buf) != 0)
+		fail_msg("events differ from an unbudgeted run:\n--- got\n%s--- want\n%s", got.buf, ref.buf);
+	free(got.buf);
+	free(ref.buf);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_follow_in_process),
+	    cmocka_unit_test(test_budget),
 	    cmocka_unit_test(test_rotation_and_kills),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
