@@ -5,8 +5,9 @@
  * through another handle taking effect on the next request, the policy
  * service's routes and its per-message memo, a store that becomes
  * unavailable (temporary failures only), malformed input, SIGHUP and
- * SIGTERM, -t / -T, and the Postfix log follower (maillog_file) across
- * a rotation and a SIGKILL.  The daemon is the built binary (HOOKD_BIN),
+ * SIGTERM, the idle timeout, -t / -T, and the Postfix log follower
+ * (maillog_file) across a rotation and a SIGKILL, and its pruning of old
+ * events (event_retention).  The daemon is the built binary (HOOKD_BIN),
  * optionally under a wrapper such as valgrind (HOOKD_WRAPPER).
  */
 #include <arpa/inet.h>
@@ -697,6 +698,39 @@ static void test_reload_and_stop(void **state)
 	close(afd);
 }
 
+/* idle_timeout: a connection idle for longer is closed by the daemon,
+ * one in use all along is not. */
+static void test_idle_timeout(void **state)
+{
+	env *e = *state;
+	struct pollfd pfd;
+	char buf[64];
+	time_t t0;
+	int idle, active, closed = 0;
+
+	assert_int_equal(stop_daemon(e), 0);
+	write_conf(e, "idle_timeout = 5\n"); /* the smallest accepted */
+	start_daemon(e);
+	idle = auth_connect(e, 1);
+	active = auth_connect(e, 1);
+	t0 = time(NULL);
+	for (int i = 0; i < 12 && !closed; i++) {
+		expect_ok(active, e->key_a, "127.0.0.1", "alpha");
+		pfd.fd = idle;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 1000) == 1) {
+			assert_int_equal(read(idle, buf, sizeof(buf)), 0); /* closed, nothing said */
+			closed = 1;
+		}
+	}
+	assert_true(closed);
+	assert_true(time(NULL) - t0 >= 5);
+	expect_ok(active, e->key_a, "127.0.0.1", "alpha");
+	close(idle);
+	close(active);
+}
+
 /* ---- the Postfix log follower (maillog_file) ---- */
 
 #define EV_MAX 64
@@ -857,6 +891,73 @@ static void test_maillog_follow(void **state)
 	assert_int_equal(got.n, ref.n);
 }
 
+static int count_audit(const acct_audit_entry *a, void *ctx)
+{
+	(void)a;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* event_retention in the running daemon: an event older than the
+ * retention is pruned by the follower, a recent one stays, and so does
+ * the audit log of the same age. */
+static void test_event_retention(void **state)
+{
+	env *e = *state;
+	char log[300], extra[400];
+	int64_t now = (int64_t)time(NULL), old = now - 3 * 86400;
+	acct_event ev[2] = {{0}, {0}};
+	acct_event_batch b = {0};
+	acct_audit_query aq = {NULL, 0, old + 60, 0};
+	evset got;
+	int audits = 0;
+
+	ev[0].time = ev[0].submitted_at = old;
+	ev[0].queue_id = "AAAA00OLD1";
+	ev[1].time = ev[1].submitted_at = now - 3600;
+	ev[1].queue_id = "AAAA00NEW1";
+	for (int i = 0; i < 2; i++) {
+		ev[i].account = "alpha";
+		ev[i].sender = "s@example.com";
+		ev[i].recipient = "r@example.net";
+		ev[i].type = ACCT_EVENT_DELIVERED;
+		ev[i].dsn = "2.0.0";
+	}
+	b.events = ev;
+	b.n_events = 2;
+	assert_int_equal(acct_event_add(e->h, &b), ACCT_OK);
+	clock_offset = -3 * 86400; /* an audit record as old as the old event */
+	assert_int_equal(acct_audit_add(e->h, "test.old", "alpha", NULL, "kept", NULL), ACCT_OK);
+	clock_offset = 0;
+	assert_int_equal(acct_audit_foreach(e->h, &aq, count_audit, &audits), ACCT_OK);
+	assert_int_equal(audits, 1);
+	collect(e->h, &got);
+	assert_int_equal(got.n, 2);
+
+	snprintf(log, sizeof(log), "%s/maillog", e->dir);
+	append_lines(log, 1, 1, 0, 0);
+	snprintf(extra, sizeof(extra), "maillog_file = %s\nevent_retention = 1\n", log);
+	assert_int_equal(stop_daemon(e), 0);
+	write_conf(e, extra);
+	if (geteuid() == 0) {
+		char cmd[700];
+		snprintf(cmd, sizeof(cmd), "chown -R nobody %s", e->dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	start_daemon(e);
+	for (int i = 0; i < 1200; i++) {
+		collect(e->h, &got);
+		if (got.n < 2)
+			break;
+		usleep(50000);
+	}
+	assert_int_equal(got.n, 1);
+	assert_non_null(strstr(got.row[0], " AAAA00NEW1 alpha "));
+	audits = 0;
+	assert_int_equal(acct_audit_foreach(e->h, &aq, count_audit, &audits), ACCT_OK);
+	assert_int_equal(audits, 1);
+}
+
 static int run_cmd(const char *cmd, char *out, size_t cap)
 {
 	FILE *p = popen(cmd, "r");
@@ -912,8 +1013,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_unavailable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_and_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_and_print, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maillog_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_retention, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
