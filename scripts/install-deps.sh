@@ -14,6 +14,8 @@ TEST="libcmocka-dev libclang-rt-14-dev llvm-14 oathtool sqlite3"
 TEST="$TEST python3 oathtool util-linux"
 # The daemon's end-to-end tests (a real Postfix on loopback) and valgrind
 TEST="$TEST valgrind postfix postfix-pcre openssl iproute2 python3 util-linux"
+# systemd-analyze, to verify the unit file (no systemd running needed)
+TEST="$TEST systemd"
 # The delivery events' end-to-end tests
 TEST="$TEST swaks libnet-ssleay-perl libio-socket-ssl-perl"
 # MTA-STS/DANE tests: an authoritative DNS server and zone signing
