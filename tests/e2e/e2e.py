@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Postern in front of a real Postfix, end to end (issue 5, scenarios a-i).
+"""Postern in front of a real Postfix, end to end (issue 5, scenarios a-i,
+and the delivery events of issue 6 across a SIGKILL and a log rotation).
 
 Run by run.sh inside private network and mount namespaces (so loopback
 is the only network, and /etc/hosts can be replaced for this process
@@ -21,6 +22,7 @@ usage: e2e.py BUILD_DIR SOURCE_DIR
 """
 import datetime
 import glob
+import gzip
 import json
 import os
 import re
@@ -140,10 +142,19 @@ def queue_empty():
 
 
 def maillog():
-    try:
-        return open(os.path.join(PF, "log", "maillog")).read()
-    except OSError:
-        return ""
+    """Postfix's whole log: the files "postfix logrotate" made (gzip'd), oldest first, then the current one."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(PF, "log", "maillog.*"))) + [os.path.join(PF, "log", "maillog")]:
+        try:
+            if path.endswith(".gz"):
+                with gzip.open(path, "rt") as f:
+                    out.append(f.read())
+            else:
+                with open(path) as f:
+                    out.append(f.read())
+        except (OSError, EOFError):
+            pass  # being compressed just now
+    return "".join(out)
 
 
 def tls_context():
@@ -218,6 +229,8 @@ def start_hookd():
     with open(conf, "w") as f:
         f.write("database = %s\nkey_file = %s/db/master.key\nauth_listen = inet:127.0.0.1:%d\n"
                 "policy_listen = inet:127.0.0.1:%d\nuser = root\n" % (DB, W, AUTH_PORT, POLICY_PORT))
+        # delivery events from Postfix's log, as they happen (issue 6)
+        f.write("maillog_file = %s\nevent_retention = 0\n" % os.path.join(PF, "log", "maillog"))
     cmd = [HOOKD, "-f", "-d", "-c", conf]
     if os.environ.get("E2E_VALGRIND", "1") != "0" and shutil.which("valgrind"):
         cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
@@ -453,6 +466,65 @@ def scenario_i(k):
           [m[0] for m in sink_messages("sender") if "bulk" in m[1]][:3])
 
 
+def final_outcomes(account):
+    """{(queue_id, recipient): final status} of every message `account`
+    submitted, from Postfix's own log (all of it, rotated files too)."""
+    text = maillog()
+    mine = set(re.findall(r"postfix/\S+/smtpd\[\d+\]: ([0-9A-F]+): client=\S+, sasl_method=\w+, "
+                          r"sasl_username=%s$" % re.escape(account), text, re.M))
+    out = {}
+    for qid, rcpt, status in re.findall(r"\]: ([0-9A-F]+): to=<([^>]*)>,.* status=(\w+)", text):
+        if qid in mine:
+            out[(qid, rcpt)] = status
+    return out
+
+
+def scenario_events(k):
+    # Delivery events (issue 6) with this live Postfix: postern-hookd follows
+    # its log (maillog_file) all along; it is killed with SIGKILL while
+    # Postfix writes a message's lines and restarted, and the log is rotated
+    # ("postfix logrotate": renamed, postlogd reopened, the old file gzip'd)
+    # between two messages.  Every final outcome of the opportunistic
+    # account's messages in Postfix's log, all of this run's scenarios
+    # included, must be exactly one event: none lost, none counted twice.
+    global hookd
+    etc = os.path.join(PF, "etc")
+
+    def events():  # the delivery events (the view also joins the denied attempts)
+        return [e for e in cli("events", "opp", "--limit", "0", json_out=True) if e["type"] != "denied"]
+
+    def has_event(rcpt):
+        return [e for e in events() if e["recipient"] == rcpt and e["type"] == "delivered"]
+
+    check(submit(k["opp"], "opp@sender.test", "ev1@plain.test", "events 1") == (250, ""), "(events) 1 accepted")
+    check(wait_for(lambda: has_event("ev1@plain.test"), "(events) event 1"), "(events) 1 recorded as it happened")
+    check(submit(k["opp"], "opp@sender.test", "ev2@plain.test", "events 2") == (250, ""), "(events) 2 accepted")
+    hookd.kill()  # SIGKILL while Postfix logs the delivery of message 2
+    hookd.wait()
+    wait_for(lambda: with_subject("plain", "events 2"), "(events) delivery 2")
+    wait_for(queue_empty, "(events) queue empty")
+    start_hookd()
+    check(wait_for(lambda: has_event("ev2@plain.test"), "(events) event 2"),
+          "(events) 2 recorded after the SIGKILL and restart")
+    run("postfix", "-c", etc, "logrotate")
+    check(len(glob.glob(os.path.join(PF, "log", "maillog.*"))) == 1, "(events) the log was rotated")
+    check(submit(k["opp"], "opp@sender.test", "ev3@plain.test", "events 3") == (250, ""), "(events) 3 accepted")
+    check(wait_for(lambda: has_event("ev3@plain.test"), "(events) event 3"), "(events) 3 recorded after the rotation")
+
+    want = final_outcomes("opp")
+    kinds = {"sent": ("delivered",), "bounced": ("bounced", "blocked"), "deferred": ("deferred",)}
+
+    def matches():
+        got = [((e["queue_id"], e["recipient"]), e["type"]) for e in events()]
+        return len(got) == len(want) and all(t in kinds.get(want.get(key, ""), ()) for key, t in got)
+
+    ok = wait_for(matches, "(events) every outcome", 30)
+    got = [(e["queue_id"], e["recipient"], e["type"]) for e in events()]
+    check(ok and len(want) >= 40 and len({(q, r) for q, r, t in got}) == len(got),
+          "(events) each of the %d final outcomes in Postfix's log is exactly one event (%d events)"
+          % (len(want), len(got)))
+
+
 def main():
     global T0
     setup()
@@ -479,6 +551,7 @@ def main():
         wait_for(lambda p=port: listening(p), "Postfix on %d" % port)
     scenarios(keys)
     scenario_i(keys)
+    scenario_events(keys)
     # Last: observed here, an smtpd process whose auth connection was
     # dropped reports "Connection lost" once more on its next AUTH (a
     # temporary 454 the client retries), which would disturb (i).
