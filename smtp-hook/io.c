@@ -30,7 +30,14 @@
 #define MAX_LISTENERS 8
 #define DRAIN_SECONDS 5
 
+/* What an epoll data pointer points to: a connection or a watch. */
+enum { KIND_CONN = 0, KIND_WATCH = 1 };
+
 struct conn {
+	int kind; /* KIND_CONN (calloc) */
+	int held; /* a deferred answer is pending: no input until conn_resume */
+	int queued; /* on the loop's ready list */
+	conn *ready_next;
 	loop *l;
 	const proto *p;
 	void *ctx;
@@ -45,6 +52,17 @@ struct conn {
 	size_t outlen, outcap;
 	conn *prev, *next;
 	void *state;
+};
+
+struct loop_watch {
+	int kind; /* KIND_WATCH */
+	int dead; /* deleted: freed after the iteration */
+	loop *l;
+	int fd;
+	uint32_t events;
+	loop_watch_cb cb;
+	void *arg;
+	loop_watch *next; /* the graveyard list, once dead */
 };
 
 typedef struct listener {
@@ -72,11 +90,17 @@ struct loop {
 	int (*work)(void *ctx);
 	void *work_ctx;
 	int work_pending; /* the work hook has more: do not sleep */
+	int (*timer)(void *ctx);
+	void *timer_ctx;
+	conn *ready;         /* resumed connections with input to hand over */
+	loop_watch *graves;  /* deleted watches, freed after the iteration */
 };
 
 /* epoll data: listeners and the signalfd are tagged by small integers,
  * connections by their pointer. */
 #define TAG_SIGNAL ((uint64_t)1)
+
+static void bury(loop *l);
 #define TAG_LISTENER(i) ((uint64_t)(16 + (i)))
 #define IS_LISTENER(t) ((t) >= 16 && (t) < 16 + MAX_LISTENERS)
 
@@ -121,6 +145,12 @@ static void conn_free(conn *c)
 
 	if (c->p->on_close)
 		c->p->on_close(c);
+	if (c->queued) {
+		conn **pp = &l->ready;
+		while (*pp != c)
+			pp = &(*pp)->ready_next;
+		*pp = c->ready_next;
+	}
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
@@ -160,6 +190,7 @@ void loop_free(loop *l)
 		return;
 	while (l->conns)
 		conn_free(l->conns);
+	bury(l);
 	close_listeners(l);
 	if (l->sigfd >= 0)
 		close(l->sigfd);
@@ -270,7 +301,7 @@ static void set_events(conn *c)
 {
 	struct epoll_event ev = {0};
 
-	ev.events = (c->closing ? 0 : EPOLLIN) | (c->outlen ? EPOLLOUT : 0) | EPOLLRDHUP;
+	ev.events = (c->closing || c->held ? 0 : EPOLLIN) | (c->outlen ? EPOLLOUT : 0) | EPOLLRDHUP;
 	if (ev.events == c->events)
 		return;
 	ev.data.ptr = c;
@@ -380,19 +411,13 @@ static int flush(conn *c)
 	return 0;
 }
 
-static int read_input(conn *c)
+/* Hand over everything buffered; the protocol consumes whole requests
+ * (until it holds the connection for a deferred answer). */
+static void feed(conn *c)
 {
-	ssize_t n, used;
+	ssize_t used;
 
-	n = read(c->fd, c->in + c->inlen, c->p->max_input + 1 - c->inlen);
-	if (n == 0)
-		return -1;
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	c->inlen += (size_t)n;
-	c->last = time(NULL);
-	/* Hand over everything buffered; the protocol consumes whole requests. */
-	while (c->inlen > 0 && !c->closing) {
+	while (c->inlen > 0 && !c->closing && !c->held) {
 		used = c->p->on_data(c, c->in, c->inlen);
 		if (used < 0) {
 			c->closing = 1;
@@ -403,9 +428,121 @@ static int read_input(conn *c)
 		memmove(c->in, c->in + used, c->inlen - (size_t)used);
 		c->inlen -= (size_t)used;
 	}
-	if (!c->closing && c->inlen > c->p->max_input)
+	if (!c->closing && !c->held && c->inlen > c->p->max_input)
 		c->closing = 1; /* a request over the limit: the protocol had no complete one to take */
+}
+
+static int read_input(conn *c)
+{
+	ssize_t n;
+
+	n = read(c->fd, c->in + c->inlen, c->p->max_input + 1 - c->inlen);
+	if (n == 0)
+		return -1;
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	c->inlen += (size_t)n;
+	c->last = time(NULL);
+	feed(c);
 	return 0;
+}
+
+void conn_hold(conn *c)
+{
+	c->held = 1;
+}
+
+void conn_resume(conn *c)
+{
+	if (!c->held)
+		return;
+	c->held = 0;
+	c->last = time(NULL);
+	if (!c->queued) {
+		c->queued = 1;
+		c->ready_next = c->l->ready;
+		c->l->ready = c;
+	}
+}
+
+/* The resumed connections: write their answers, hand over their input. */
+static void run_ready(loop *l)
+{
+	while (l->ready) {
+		conn *c = l->ready;
+
+		l->ready = c->ready_next;
+		c->queued = 0;
+		feed(c);
+		if (flush(c) != 0)
+			conn_free(c);
+		else
+			set_events(c);
+	}
+}
+
+loop_watch *loop_watch_add(loop *l, int fd, unsigned events, loop_watch_cb cb, void *arg)
+{
+	struct epoll_event ev = {0};
+	loop_watch *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->kind = KIND_WATCH;
+	w->l = l;
+	w->fd = fd;
+	w->cb = cb;
+	w->arg = arg;
+	w->events = (events & LOOP_READ ? EPOLLIN : 0) | (events & LOOP_WRITE ? EPOLLOUT : 0);
+	ev.events = w->events;
+	ev.data.ptr = w;
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+int loop_watch_set(loop_watch *w, unsigned events)
+{
+	struct epoll_event ev = {0};
+	uint32_t want = (events & LOOP_READ ? EPOLLIN : 0) | (events & LOOP_WRITE ? EPOLLOUT : 0);
+
+	if (w->dead)
+		return -1;
+	if (want == w->events)
+		return 0;
+	ev.events = want;
+	ev.data.ptr = w;
+	if (epoll_ctl(w->l->ep, EPOLL_CTL_MOD, w->fd, &ev) != 0)
+		return -1;
+	w->events = want;
+	return 0;
+}
+
+void loop_watch_del(loop_watch *w)
+{
+	if (w == NULL || w->dead)
+		return;
+	epoll_ctl(w->l->ep, EPOLL_CTL_DEL, w->fd, NULL);
+	w->dead = 1;
+	w->next = w->l->graves;
+	w->l->graves = w;
+}
+
+static void bury(loop *l)
+{
+	while (l->graves) {
+		loop_watch *w = l->graves;
+		l->graves = w->next;
+		free(w);
+	}
+}
+
+void loop_set_timer(loop *l, int (*fn)(void *ctx), void *ctx)
+{
+	l->timer = fn;
+	l->timer_ctx = ctx;
 }
 
 static void sweep(loop *l, time_t now)
@@ -446,8 +583,17 @@ int loop_run(loop *l)
 	time_t last_sweep = time(NULL);
 
 	while (!(l->stopping && l->conns == NULL)) {
-		int n = epoll_wait(l->ep, evs, 64, l->work_pending ? 0 : 1000);
+		int n, wait_ms = l->work_pending ? 0 : 1000;
 		time_t now;
+
+		if (l->timer) {
+			int t = l->timer(l->timer_ctx);
+			if (t >= 0 && t < wait_ms)
+				wait_ms = t;
+		}
+		run_ready(l);
+		bury(l);
+		n = epoll_wait(l->ep, evs, 64, l->ready ? 0 : wait_ms);
 
 		if (n < 0 && errno != EINTR)
 			return -1;
@@ -467,8 +613,16 @@ int loop_run(loop *l)
 					accept_one(l, li);
 				continue;
 			}
+			if (*(const int *)evs[i].data.ptr == KIND_WATCH) {
+				loop_watch *w = evs[i].data.ptr;
+				unsigned ready = (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR) ? LOOP_READ : 0) |
+				                 (evs[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR) ? LOOP_WRITE : 0);
+				if (!w->dead)
+					w->cb(w->arg, ready);
+				continue;
+			}
 			c = evs[i].data.ptr;
-			if ((evs[i].events & EPOLLIN) && !c->closing && read_input(c) != 0) {
+			if ((evs[i].events & EPOLLIN) && !c->closing && !c->held && read_input(c) != 0) {
 				conn_free(c);
 				continue;
 			}
@@ -482,6 +636,8 @@ int loop_run(loop *l)
 			}
 			set_events(c);
 		}
+		run_ready(l);
+		bury(l);
 		now = time(NULL);
 		if (now != last_sweep || l->stopping) {
 			sweep(l, now);

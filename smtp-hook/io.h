@@ -57,9 +57,48 @@ int loop_run(loop *l);
  * pending output flushed (up to a few seconds), then the loop returns. */
 void loop_stop(loop *l);
 
+/*
+ * Other file descriptors the loop watches for their owner (libunbound's
+ * result pipe, the sockets of MTA-STS fetches).  `events` is LOOP_READ
+ * and/or LOOP_WRITE (0 = watched but idle); the callback gets what is
+ * ready.  loop_watch_del may be called from any callback, also for
+ * another watch whose event is pending in the same iteration: the watch
+ * is freed after the iteration and never called again.
+ */
+#define LOOP_READ 1u
+#define LOOP_WRITE 2u
+typedef struct loop_watch loop_watch;
+typedef void (*loop_watch_cb)(void *arg, unsigned ready);
+loop_watch *loop_watch_add(loop *l, int fd, unsigned events, loop_watch_cb cb, void *arg); /* NULL on failure */
+int loop_watch_set(loop_watch *w, unsigned events);
+void loop_watch_del(loop_watch *w); /* NULL is fine; does not close the fd */
+
+/*
+ * Timed work of an owner (deadlines of lookups in flight): before each
+ * epoll_wait the loop calls fn, which does what is due and returns the
+ * milliseconds until it next needs to run (-1: nothing pending).  The
+ * wait is shortened to that (it is never longer than a second anyway).
+ * One hook; NULL removes it.
+ */
+void loop_set_timer(loop *l, int (*fn)(void *ctx), void *ctx);
+
 /* Per-connection helpers for protocol code. */
 int conn_write(conn *c, const void *buf, size_t len); /* -1 if the output limit is hit */
 void *conn_state(conn *c);
+
+/*
+ * Deferred answers.  An on_data callback that takes a request it cannot
+ * answer at once calls conn_hold() and returns the bytes of that request
+ * (consumed): from then on the connection gets no input callbacks, and
+ * is not read from, until conn_resume().  The owner writes the answer
+ * with conn_write() and calls conn_resume(), which flushes and hands the
+ * input buffered meanwhile to on_data (later, from the loop: never from
+ * inside conn_resume).  A held connection the client closes is closed as
+ * usual: on_close runs, and the owner must forget the connection there
+ * (it must never be written to afterwards).
+ */
+void conn_hold(conn *c);
+void conn_resume(conn *c);
 void *conn_ctx(conn *c);
 const char *conn_peer(conn *c); /* "unix" or "127.0.0.1:4711" */
 size_t loop_connections(const loop *l);
