@@ -13,7 +13,7 @@
 
 #include "conf.h"
 
-enum kind { K_STRING, K_OPTPATH, K_LISTEN, K_NUMBER, K_BOOL, K_MODE, K_NAME };
+enum kind { K_STRING, K_OPTPATH, K_LISTEN, K_NUMBER, K_BOOL, K_MODE, K_NAME, K_SERVERS };
 
 struct setting {
 	const char *name;
@@ -55,6 +55,25 @@ static const struct setting settings[] = {
 	STR(maillog_file, K_OPTPATH, "",
 	    "Postfix's log (its maillog_file, or a syslog file) to follow for delivery events: an absolute path, or empty for off"),
 	NUM(event_retention, "90", 0, 36500, "days to keep delivery events (0 = forever)"),
+	STR(tlspolicy_listen, K_LISTEN, "",
+	    "MTA-STS/DANE TLS policy socketmap for Postfix (smtp_tls_policy_maps): unix:PATH, inet:HOST:PORT, or empty for off"),
+	STR(dns_forward, K_SERVERS, "",
+	    "DNS servers the TLS policy service asks (ADDR[@PORT], several separated by spaces or commas), or empty to resolve from the root; DNSSEC is validated either way"),
+	STR(dns_trust_anchor_file, K_OPTPATH, "/usr/share/dns/root.key",
+	    "DNSSEC trust anchor (DS or DNSKEY records in zone-file form; readable by the daemon's user), or empty for none (then nothing is DNSSEC-secure and DANE never applies)"),
+	STR(mtasts_ca_file, K_OPTPATH, "",
+	    "CA certificates for the HTTPS fetch of MTA-STS policies, or empty for the system's store"),
+	NUM(mtasts_https_port, "443", 1, 65535, "port of the MTA-STS policy servers (443; another only for tests)"),
+	NUM(mtasts_timeout, "10000", 100, 60000, "milliseconds for each DNS lookup and for the policy fetch"),
+	NUM(mtasts_nopolicy_ttl, "600", 1, 86400, "seconds a domain without an MTA-STS policy is remembered as such"),
+	{"mtasts_strict_testing", K_BOOL, offsetof(hookd_conf, mtasts_strict_testing), 0, "no", 0, 1,
+	 "enforce MTA-STS policies in mode testing too (RFC 8461 says not to)"},
+	NUM(tlspolicy_cache_ttl, "300", 1, 3600,
+	    "seconds an evaluated domain is answered from memory (at most until its policy expires); used entries are re-evaluated in the background before"),
+	NUM(tlspolicy_cache_size, "100000", 16, 10000000, "most domains answered from memory"),
+	NUM(tlspolicy_max_jobs, "256", 1, 65536,
+	    "most domain evaluations in flight; a lookup beyond that gets a temporary failure"),
+	NUM(tlspolicy_stats_interval, "600", 0, 86400, "seconds between TLS policy statistics lines in the log (0 = off)"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -147,6 +166,11 @@ static int apply(hookd_conf *c, const struct setting *s, const char *v, char *er
 	case K_NAME:
 		if (*v == '\0' || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(v))
 			return errf(err, errlen, "%s: '%s' is not a name (lowercase letters, digits, '.', '_', '-')",
+			            s->name, v);
+		break;
+	case K_SERVERS:
+		if (strspn(v, "0123456789abcdefABCDEF.:@, ") != strlen(v))
+			return errf(err, errlen, "%s: '%s' is not a list of ADDR[@PORT] (IP addresses, e.g. 127.0.0.1@5353)",
 			            s->name, v);
 		break;
 	case K_OPTPATH:
@@ -244,10 +268,14 @@ int conf_load(hookd_conf *c, const char *path, char *err, size_t errlen)
 
 int conf_check(const hookd_conf *c, char *err, size_t errlen)
 {
-	if (c->auth_listen[0] == '\0' && c->policy_listen[0] == '\0')
-		return errf(err, errlen, "nothing to serve: auth_listen and policy_listen are both off");
+	if (c->auth_listen[0] == '\0' && c->policy_listen[0] == '\0' && c->tlspolicy_listen[0] == '\0')
+		return errf(err, errlen, "nothing to serve: auth_listen, policy_listen and tlspolicy_listen are all off");
 	if (c->auth_listen[0] && strcmp(c->auth_listen, c->policy_listen) == 0)
 		return errf(err, errlen, "auth_listen and policy_listen are the same address (%s)", c->auth_listen);
+	if (c->tlspolicy_listen[0] &&
+	    (strcmp(c->tlspolicy_listen, c->auth_listen) == 0 || strcmp(c->tlspolicy_listen, c->policy_listen) == 0))
+		return errf(err, errlen, "tlspolicy_listen is the same address as another listener (%s)",
+		            c->tlspolicy_listen);
 	return 0;
 }
 

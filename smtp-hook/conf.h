@@ -38,6 +38,19 @@ typedef struct hookd_conf {
 	long debug;            /* 0 or 1 */
 	char maillog_file[CONF_PATH_MAX]; /* Postfix's log to follow for events; "" = off */
 	long event_retention;  /* days to keep delivery events; 0 = forever */
+	/* The MTA-STS/DANE TLS policy socketmap (srv_tlspolicy.c, docs/mta-sts.md) */
+	char tlspolicy_listen[CONF_PATH_MAX];
+	char dns_forward[CONF_PATH_MAX];          /* ADDR[@PORT], space or comma separated; "" = from the root */
+	char dns_trust_anchor_file[CONF_PATH_MAX];
+	char mtasts_ca_file[CONF_PATH_MAX];       /* "" = the system's store */
+	long mtasts_https_port;
+	long mtasts_timeout;        /* ms, each DNS lookup and the fetch */
+	long mtasts_nopolicy_ttl;   /* seconds */
+	long mtasts_strict_testing; /* 0 or 1 */
+	long tlspolicy_cache_ttl;   /* seconds an evaluated domain is answered from memory */
+	long tlspolicy_cache_size;  /* domains kept in memory */
+	long tlspolicy_max_jobs;    /* evaluations in flight; beyond: TEMP */
+	long tlspolicy_stats_interval; /* seconds between stats lines; 0 = off */
 } hookd_conf;
 
 /* Fill in every default. */

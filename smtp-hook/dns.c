@@ -127,16 +127,21 @@ static void unlink_query(dns_query *q)
 	q->ctx->n_pending--;
 }
 
-void dns_close(dns_ctx *d)
+void dns_cancel_all(dns_ctx *d)
 {
-	if (d == NULL)
-		return;
 	while (d->pending) {
 		dns_query *q = d->pending;
 		ub_cancel(d->ub, q->async_id);
 		unlink_query(q);
 		free(q);
 	}
+}
+
+void dns_close(dns_ctx *d)
+{
+	if (d == NULL)
+		return;
+	dns_cancel_all(d);
 	ub_ctx_delete(d->ub);
 	free(d);
 }

@@ -65,6 +65,7 @@ typedef void (*dns_cb)(void *arg, const dns_result *r);
 /* 0, or -1 with a message in err. */
 int dns_open(dns_ctx **out, const dns_conf *conf, char *err, size_t errlen);
 void dns_close(dns_ctx *d); /* cancels what is pending, without callbacks */
+void dns_cancel_all(dns_ctx *d); /* cancels what is pending, without callbacks; the context stays */
 
 int dns_fd(const dns_ctx *d);
 /* Run the callbacks of the answers that arrived. 0 or -1. */

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "maillog_follow.h"
 #include "srv.h"
+#include "srv_tlspolicy.h"
 
 static void usage(void)
 {
@@ -134,6 +135,7 @@ struct run {
 	mlf *follower;          /* NULL when off or waiting for the store */
 	unsigned long follower_db; /* the h->db_opens of the handle it borrows */
 	time_t follower_warned;
+	tlspolicy *tp;          /* the TLS policy service, NULL when off */
 };
 
 /* Lines one poll of the follower takes at most (a few ms of work), so a
@@ -243,11 +245,15 @@ static void on_signal(loop *l, loop_event ev, void *ctx)
 		hookd_batch(run->h); /* the tick's own use of the store checks the file again */
 		hookd_flush(run->h);
 		follow_tick(run);
+		if (run->tp)
+			tlspolicy_tick(run->tp);
 		return;
 	}
 	if (ev == LOOP_STOP) {
 		hlog(LOG_INFO, "stopping: %zu connection(s) to drain", loop_connections(l));
 		follow_stop(run);
+		if (run->tp)
+			tlspolicy_stats(run->tp);
 		loop_stop(l);
 		return;
 	}
@@ -256,12 +262,16 @@ static void on_signal(loop *l, loop_event ev, void *ctx)
 		return;
 	}
 	if (strcmp(fresh.auth_listen, run->h->conf.auth_listen) != 0 ||
-	    strcmp(fresh.policy_listen, run->h->conf.policy_listen) != 0 || strcmp(fresh.user, run->h->conf.user) != 0)
+	    strcmp(fresh.policy_listen, run->h->conf.policy_listen) != 0 ||
+	    strcmp(fresh.tlspolicy_listen, run->h->conf.tlspolicy_listen) != 0 || strcmp(fresh.user, run->h->conf.user) != 0)
 		hlog(LOG_WARNING, "reload: listeners and user change only at restart");
 	memcpy(fresh.auth_listen, run->h->conf.auth_listen, sizeof(fresh.auth_listen));
 	memcpy(fresh.policy_listen, run->h->conf.policy_listen, sizeof(fresh.policy_listen));
+	memcpy(fresh.tlspolicy_listen, run->h->conf.tlspolicy_listen, sizeof(fresh.tlspolicy_listen));
 	memcpy(fresh.user, run->h->conf.user, sizeof(fresh.user));
 	run->h->conf = fresh;
+	if (run->tp)
+		tlspolicy_reload(run->tp);
 	log_set_debug((int)fresh.debug);
 	follow_stop(run); /* reopened at the next tick, on the new handle */
 	hookd_reset(run->h); /* reopen with the new settings */
@@ -272,7 +282,7 @@ int main(int argc, char **argv)
 {
 	struct options o = {HOOKD_DEFAULT_CONFIG, 0, {0}, 0, 0, 0, 0, 0};
 	static hookd h;
-	struct run run = {&h, &o, NULL, 0, 0};
+	struct run run = {&h, &o, NULL, 0, 0, NULL};
 	char err[512];
 	loop *l = NULL;
 	mode_t mode;
@@ -333,8 +343,19 @@ int main(int argc, char **argv)
 		hookd_fini(&h);
 		return 71;
 	}
+	/* DNS and TLS contexts (trust anchor, CA file) are opened while privileged */
+	if (h.conf.tlspolicy_listen[0] &&
+	    (tlspolicy_new(&run.tp, l, &h, err, sizeof(err)) != 0 ||
+	     loop_listen(l, h.conf.tlspolicy_listen, &tlspolicy_proto, run.tp, mode, err, sizeof(err)) != 0)) {
+		hlog(LOG_ERR, "%s", err);
+		tlspolicy_free(run.tp);
+		loop_free(l);
+		hookd_fini(&h);
+		return 71;
+	}
 	if (drop_privileges(h.conf.user, err, sizeof(err)) != 0) {
 		hlog(LOG_ERR, "%s", err);
+		tlspolicy_free(run.tp);
 		loop_free(l);
 		hookd_fini(&h);
 		return 71;
@@ -342,10 +363,12 @@ int main(int argc, char **argv)
 	if (!o.foreground)
 		daemonize();
 	(void)hookd_db(&h); /* open now, so a problem shows at start-up */
-	hlog(LOG_INFO, "ready: auth %s, policy %s", h.conf.auth_listen[0] ? h.conf.auth_listen : "off",
-	     h.conf.policy_listen[0] ? h.conf.policy_listen : "off");
+	hlog(LOG_INFO, "ready: auth %s, policy %s, tlspolicy %s", h.conf.auth_listen[0] ? h.conf.auth_listen : "off",
+	     h.conf.policy_listen[0] ? h.conf.policy_listen : "off",
+	     h.conf.tlspolicy_listen[0] ? h.conf.tlspolicy_listen : "off");
 	c = loop_run(l);
 	follow_stop(&run);
+	tlspolicy_free(run.tp); /* before the loop: its watches; the connections' waits are forgotten */
 	loop_free(l);
 	hookd_fini(&h);
 	hlog(LOG_INFO, "stopped");

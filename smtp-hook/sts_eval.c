@@ -61,6 +61,7 @@ struct sts_job {
 	char txt_id[STS_ID_MAX + 1];
 	lookup txt, addr, mx, tlsa[STS_EVAL_MX_MAX];
 	sts_fetch *fetch;
+	int64_t fetch_deadline;
 	sts_policy pol;
 	sts_facts f;
 };
@@ -290,8 +291,9 @@ static void policy_addr(sts_job *j, int64_t now)
 	}
 	memcpy(&sa.sin_addr, j->addr.data[0], 4);
 	sa.sin_port = htons((uint16_t)j->c->https_port);
-	if (sts_fetch_start(&j->fetch, j->c->tls, j->domain, (struct sockaddr *)&sa, sizeof(sa),
-	                    dns_now_ms() + j->c->timeout_ms, err, sizeof(err)) != 0) {
+	j->fetch_deadline = dns_now_ms() + j->c->timeout_ms;
+	if (sts_fetch_start(&j->fetch, j->c->tls, j->domain, (struct sockaddr *)&sa, sizeof(sa), j->fetch_deadline, err,
+	                    sizeof(err)) != 0) {
 		fetch_failed(j, now, err);
 		return;
 	}
@@ -469,7 +471,7 @@ int sts_job_fd(const sts_job *j, short *events, int64_t *deadline_ms)
 	if (j->ps != P_FETCH || j->fetch == NULL)
 		return -1;
 	*events = sts_fetch_events(j->fetch);
-	*deadline_ms = dns_now_ms() + j->c->timeout_ms; /* bounded by the fetch's own deadline in its step */
+	*deadline_ms = j->fetch_deadline;
 	return sts_fetch_fd(j->fetch);
 }
 
@@ -586,6 +588,8 @@ void sts_eval(sts_eval_result *out, const sts_eval_conf *c, const char *domain, 
 		p[1].fd = sts_job_fd(j, &p[1].events, &fdl);
 		if (next >= 0 && next - now < ms)
 			ms = (int)(next - now);
+		if (p[1].fd >= 0 && fdl - now < ms)
+			ms = (int)(fdl - now);
 		if (ms < 0)
 			ms = 0;
 		if (poll(p, 2, ms) > 0 && (p[0].revents & POLLIN))

@@ -7,7 +7,8 @@
 # Environment for COMMAND:
 #   STS_DNS_ADDR     127.0.7.1@PORT
 #   STS_DNS_TA       the DS record of the signed zone sts.example. (trust anchor)
-#   STS_DNS_DIR      the zone directory
+#   STS_DNS_DIR      the zone directory (nsd.pid: the server; plain.example.zone
+#                    may be edited and reloaded with SIGHUP)
 # Zones:
 #   sts.example.        signed (ECDSA P-256, one key); tampered.sts.example's TXT
 #                    is changed after signing, so validation of it fails
@@ -78,6 +79,36 @@ ns A 127.0.7.1
 _mta-sts TXT "v=STSv1; id=plain1"
 mx A 127.0.7.6
 _25._tcp.mx TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+; the TLS policy service's cases (tests/sts/tlspolicy-test.py; policies in
+; https-server.py).  TTL 0 where the test changes a record and reloads.
+testing MX 10 mx.testing.plain.example.
+_mta-sts.testing TXT "v=STSv1; id=t1"
+mta-sts.testing A 127.0.7.2
+none MX 10 mx.none.plain.example.
+_mta-sts.none TXT "v=STSv1; id=n1"
+mta-sts.none A 127.0.7.2
+rot MX 10 mx1.rot.plain.example.
+rot MX 20 mx2.rot.plain.example.
+_mta-sts.rot 0 TXT "v=STSv1; id=r1"
+mta-sts.rot A 127.0.7.2
+gone MX 10 mx.gone.plain.example.
+_mta-sts.gone 0 TXT "v=STSv1; id=g1"
+mta-sts.gone A 127.0.7.2
+flaky MX 10 mx.flaky.plain.example.
+_mta-sts.flaky TXT "v=STSv1; id=f1"
+mta-sts.flaky A 127.0.7.2
+redir MX 10 mx.redir.plain.example.
+_mta-sts.redir TXT "v=STSv1; id=x1"
+mta-sts.redir A 127.0.7.2
+html MX 10 mx.html.plain.example.
+_mta-sts.html TXT "v=STSv1; id=x1"
+mta-sts.html A 127.0.7.2
+big MX 10 mx.big.plain.example.
+_mta-sts.big TXT "v=STSv1; id=x1"
+mta-sts.big A 127.0.7.2
+badage MX 10 mx.badage.plain.example.
+_mta-sts.badage TXT "v=STSv1; id=x1"
+mta-sts.badage A 127.0.7.2
 ZONE
 
 (

@@ -33,7 +33,37 @@ CASES = {
                          b"version: STSv1\nmode: enforce\nmx: mx.dane.sts.example\nmax_age: 86400\n"),
     "badage.example": (200, [("Content-Type", "text/plain")],
                        b"version: STSv1\nmode: enforce\nmx: mx.badage.example\nmax_age: 31557601\n"),
+    # the TLS policy service's cases (tests/sts/tlspolicy-test.py)
+    "testing.plain.example": (200, [("Content-Type", "text/plain")],
+                              b"version: STSv1\nmode: testing\nmx: mx.testing.plain.example\nmax_age: 86400\n"),
+    "none.plain.example": (200, [("Content-Type", "text/plain")],
+                           b"version: STSv1\nmode: none\nmax_age: 86400\n"),
+    "gone.plain.example": (200, [("Content-Type", "text/plain")],
+                           b"version: STSv1\nmode: enforce\nmx: mx.gone.plain.example\nmax_age: 86400\n"),
+    "redir.plain.example": (302, [("Location", "https://mta-sts.gone.plain.example/.well-known/mta-sts.txt"),
+                                  ("Content-Type", "text/plain")], b"moved\n"),
+    "html.plain.example": (200, [("Content-Type", "text/html")],
+                           b"version: STSv1\nmode: enforce\nmx: mx.html.plain.example\nmax_age: 86400\n"),
+    "big.plain.example": (200, [("Content-Type", "text/plain")],
+                          b"version: STSv1\nmode: enforce\nmx: mx.big.plain.example\nmax_age: 86400\n" + b"#" * 70000),
+    "badage.plain.example": (200, [("Content-Type", "text/plain")],
+                             b"version: STSv1\nmode: enforce\nmx: mx.badage.plain.example\nmax_age: 31557601\n"),
 }
+
+# Domains whose answer changes with the number of requests served for
+# them: (first response, every later one).
+SEQUENCES = {
+    # the policy changes (the test changes the TXT id too)
+    "rot.plain.example": ((200, [("Content-Type", "text/plain")],
+                           b"version: STSv1\nmode: enforce\nmx: mx1.rot.plain.example\nmax_age: 86400\n"),
+                          (200, [("Content-Type", "text/plain")],
+                           b"version: STSv1\nmode: enforce\nmx: mx2.rot.plain.example\nmax_age: 86400\n")),
+    # a policy that expires at once, then a server that fails
+    "flaky.plain.example": ((200, [("Content-Type", "text/plain")],
+                             b"version: STSv1\nmode: enforce\nmx: mx.flaky.plain.example\nmax_age: 0\n"),
+                            (503, [("Content-Type", "text/plain")], b"unavailable\n")),
+}
+SERVED = {}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -51,7 +81,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if dom == "slow.example":
             time.sleep(30)
             return
-        status, headers, body = CASES.get(dom, (404, [("Content-Type", "text/plain")], b"unknown\n"))
+        if dom in SEQUENCES:
+            n = SERVED.get(dom, 0)
+            SERVED[dom] = n + 1
+            status, headers, body = SEQUENCES[dom][min(n, 1)]
+        else:
+            status, headers, body = CASES.get(dom, (404, [("Content-Type", "text/plain")], b"unknown\n"))
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)

@@ -31,6 +31,9 @@ for d in good charset nolength truncated redirect html notype big notfound badag
 	san="${san:+$san,}DNS:mta-sts.$d.example"
 done
 san="$san,DNS:mta-sts.enforce.sts.example,DNS:mta-sts.dane.sts.example"
+for d in testing none rot gone flaky redir html big badage; do
+	san="$san,DNS:mta-sts.$d.plain.example"
+done
 (
 	cd "$dir"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern MTA-STS test CA" \

@@ -1,0 +1,308 @@
+#!/usr/bin/python3
+"""postern-hookd's TLS policy socketmap (srv_tlspolicy.c) end to end on
+loopback: the real daemon on a real database, the nsd zones of
+dns-zones.sh (signed and unsigned), the HTTPS policy server of
+https-server.sh with its test CA, and a socketmap client speaking
+netstrings over the daemon's unix socket.
+
+Usage (through both scripts): tlspolicy-test.py HOOKD POSTERN
+Environment: STS_DNS_ADDR STS_DNS_TA STS_DNS_DIR STS_HTTPS_PORT
+STS_HTTPS_CA (from the scripts), HOOKD_WRAPPER (e.g. valgrind ...),
+TMPDIR (outside the clone: the daemon drops to nobody).
+"""
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HOOKD, POSTERN = sys.argv[1], sys.argv[2]
+WRAPPER = os.environ.get("HOOKD_WRAPPER", "").split()
+SLOW = 4 if WRAPPER else 1  # valgrind
+DNS_ADDR = os.environ["STS_DNS_ADDR"]
+DNS_DIR = os.environ["STS_DNS_DIR"]
+FAILED = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILED.append(what)
+
+
+def netstring(b):
+    return b"%d:%s," % (len(b), b)
+
+
+class Client:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(20 * SLOW)
+        self.s.connect(path)
+        self.buf = b""
+
+    def send(self, name, key):
+        self.s.sendall(netstring(("%s %s" % (name, key)).encode()))
+
+    def read(self):
+        while True:
+            m = re.match(rb"(\d+):", self.buf)
+            if m and len(self.buf) >= m.end() + int(m.group(1)) + 1:
+                n = int(m.group(1))
+                data = self.buf[m.end():m.end() + n]
+                assert self.buf[m.end() + n:m.end() + n + 1] == b","
+                self.buf = self.buf[m.end() + n + 1:]
+                return data.decode()
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+
+    def ask(self, name, key):
+        self.send(name, key)
+        return self.read()
+
+    def close(self):
+        self.s.close()
+
+
+class Daemon:
+    def __init__(self, work):
+        self.work = work
+        self.conf = os.path.join(work, "hookd.conf")
+        self.log = os.path.join(work, "hookd.log")
+        self.sock = os.path.join(work, "tlspolicy.sock")
+        self.proc = None
+
+    def write_conf(self, extra=""):
+        with open(self.conf, "w") as f:
+            f.write("""database = {w}/postern.db
+key_file = {w}/master.key
+auth_listen =
+policy_listen =
+tlspolicy_listen = unix:{sock}
+user = nobody
+dns_forward = {dns}
+dns_trust_anchor_file = {w}/ta.ds
+mtasts_ca_file = {w}/ca.crt
+mtasts_https_port = {port}
+mtasts_timeout = {timeout}
+tlspolicy_cache_ttl = 3
+tlspolicy_stats_interval = 0
+{extra}""".format(w=self.work, sock=self.sock, dns=DNS_ADDR, port=os.environ["STS_HTTPS_PORT"],
+                  timeout=1500 * SLOW, extra=extra))
+
+    def start(self):
+        self.logf = open(self.log, "ab")
+        mark = len(self.text())
+        self.proc = subprocess.Popen(WRAPPER + [HOOKD, "-f", "-d", "-c", self.conf], stderr=self.logf,
+                                     stdout=self.logf)
+        deadline = time.time() + 30 * SLOW
+        while "tlspolicy unix:" not in self.text()[mark:]:
+            if self.proc.poll() is not None or time.time() > deadline:
+                sys.exit("postern-hookd did not start:\n" + self.text())
+            time.sleep(0.05)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(60 * SLOW)
+        self.logf.close()
+        return rc
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, since=0, timeout=15):
+        deadline = time.time() + timeout * SLOW
+        while time.time() < deadline:
+            m = re.search(pattern, self.text()[since:])
+            if m:
+                return m
+            time.sleep(0.1)
+        return None
+
+
+def nsd_pid():
+    with open(os.path.join(DNS_DIR, "nsd.pid")) as f:
+        return int(f.read().split()[0])
+
+
+def edit_zone(fn):
+    path = os.path.join(DNS_DIR, "plain.example.zone")
+    with open(path) as f:
+        z = f.read()
+    z = re.sub(r"(SOA \S+ \S+ )(\d+)", lambda m: m.group(1) + str(int(m.group(2)) + 1), z, count=1)
+    with open(path, "w") as f:
+        f.write(fn(z))
+    os.kill(nsd_pid(), signal.SIGHUP)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="tlspolicy.", dir=os.environ.get("TMPDIR", "/tmp"))
+    os.chmod(work, 0o755)
+    try:
+        run(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if FAILED:
+        sys.exit("%d check(s) failed: %s" % (len(FAILED), "; ".join(FAILED)))
+
+
+def run(work):
+    shutil.copy(os.environ["STS_HTTPS_CA"], os.path.join(work, "ca.crt"))
+    with open(os.path.join(work, "ta.ds"), "w") as f:
+        f.write(os.environ["STS_DNS_TA"] + "\n")
+    for n in ("ca.crt", "ta.ds"):
+        os.chmod(os.path.join(work, n), 0o644)
+    db = os.path.join(work, "postern.db")
+    subprocess.run([POSTERN, "--db", db, "account", "list"], check=True, stdout=subprocess.DEVNULL)
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody").pw_uid
+        for n in os.listdir(work):
+            os.chown(os.path.join(work, n), nobody, -1)
+        os.chown(work, nobody, -1)
+
+    d = Daemon(work)
+    d.write_conf()
+    d.start()
+    c = Client(d.sock)
+
+    # enforce: exactly the MX hosts matching the policy (a.mx2 is two labels deep)
+    secure = "OK secure match=mx1.enforce.sts.example servername=hostname"
+    check(c.ask("tls-policy", "enforce.sts.example") == secure, "enforce -> secure match= the matching MX only")
+    mark = len(d.text())
+    check(c.ask("tls-policy-encrypt13", "enforce.sts.example") == secure + " protocols=>=TLSv1.3",
+          "enforce on an enforcing map keeps the account's protocol")
+    check(d.wait_log(r"tls-policy-encrypt13 enforce\.sts\.example: cached, ", mark) is not None,
+          "the second lookup is answered from memory")
+
+    # DANE first; concurrent lookups of one domain share one evaluation
+    mark = len(d.text())
+    cs = [Client(d.sock) for _ in range(6)]
+    for i, x in enumerate(cs):
+        x.send("tls-policy-verify" if i % 2 else "tls-policy", "dane.sts.example")
+    answers = [x.read() for x in cs]
+    for x in cs:
+        x.close()
+    check(answers == ["OK dane", "OK dane-only protocols=>=TLSv1.2"] * 3, "DANE: dane / dane-only, never secure")
+    check(len(re.findall(r"tlspolicy: dane\.sts\.example: lookup:", d.text()[mark:])) == 1,
+          "six concurrent lookups of one domain: one evaluation")
+
+    # testing: not enforced, logged; none: as no policy
+    mark = len(d.text())
+    check(c.ask("tls-policy", "testing.plain.example") == "NOTFOUND ", "testing -> NOTFOUND")
+    check(d.wait_log(r"testing\.plain\.example: lookup: NOTFOUND .*mode testing: not enforced", mark) is not None,
+          "testing not enforced is logged")
+    check(c.ask("tls-policy", "none.plain.example") == "NOTFOUND ", "mode none -> NOTFOUND")
+    check(c.ask("tls-policy-encrypt", "none.plain.example") == "OK encrypt protocols=>=TLSv1.2",
+          "mode none on an enforcing map -> encrypt")
+
+    # no policy: the enforcing maps still require TLS
+    check(c.ask("tls-policy", "notlsa.sts.example") == "NOTFOUND ", "no policy -> NOTFOUND")
+    check(c.ask("tls-policy-encrypt13", "notlsa.sts.example") == "OK encrypt protocols=>=TLSv1.3",
+          "no policy, encrypt13 map -> encrypt TLSv1.3")
+    check(c.ask("tls-policy-verify", "notlsa.sts.example") == "OK verify protocols=>=TLSv1.2",
+          "no policy, verify map -> verify")
+
+    # refused policies: the domain has none
+    for dom, why in (("redir", "redirect refused"), ("html", "Content-Type is not text/plain"),
+                     ("big", "larger than 64 KiB"), ("badage", "max_age is not a number")):
+        mark = len(d.text())
+        r = c.ask("tls-policy", dom + ".plain.example")
+        check(r == "NOTFOUND " and d.wait_log(r"%s\.plain\.example: lookup: NOTFOUND.*fetch failed.*%s" %
+                                               (dom, re.escape(why)), mark) is not None,
+              "%s policy refused (%s)" % (dom, why))
+
+    # keys that are not bare domains
+    check(c.ask("tls-policy", ".enforce.sts.example") == "NOTFOUND ", ".parent probe -> NOTFOUND")
+    check(c.ask("tls-policy", "[mx1.enforce.sts.example]:25") == "NOTFOUND ", "[host]:port on tls-policy -> NOTFOUND")
+    check(c.ask("tls-policy-verify13", "[mx1.enforce.sts.example]") == "OK verify protocols=>=TLSv1.3",
+          "[host] on an enforcing map -> the account's level")
+    r = c.ask("tls-policy-bogus", "enforce.sts.example")
+    check(r is not None and r.startswith("PERM ") and "tls-policy-verify13" in r, "unknown map name -> PERM, names accepted")
+
+    # an expired policy whose refetch fails defers
+    check(c.ask("tls-policy", "flaky.plain.example") == "OK secure match=mx.flaky.plain.example servername=hostname",
+          "policy with max_age 0 enforced when fetched")
+    r = c.ask("tls-policy", "flaky.plain.example")
+    check(r is not None and r.startswith("TEMP "), "expired policy + failed refetch -> TEMP (%s)" % r)
+
+    # malformed netstrings close the connection; the daemon goes on
+    for bad in (b"abc:", b"5:hello!", b"99999:"):
+        x = Client(d.sock)
+        x.s.sendall(bad)
+        check(x.read() is None, "malformed %r: connection closed" % bad)
+        x.close()
+    c.close()
+    c = Client(d.sock)
+    check(c.ask("tls-policy", "enforce.sts.example") == secure, "the daemon answers after malformed input")
+
+    # background refresh: a new TXT id is fetched again; a TXT record that
+    # disappears does not cancel the cached policy
+    check(c.ask("tls-policy", "rot.plain.example") == "OK secure match=mx1.rot.plain.example servername=hostname",
+          "rot: first policy")
+    check(c.ask("tls-policy", "gone.plain.example") == "OK secure match=mx.gone.plain.example servername=hostname",
+          "gone: policy")
+    mark = len(d.text())
+    edit_zone(lambda z: z.replace('id=r1"', 'id=r2"').replace('_mta-sts.gone 0 TXT "v=STSv1; id=g1"\n', ""))
+    deadline = time.time() + 20 * SLOW
+    r = None
+    while time.time() < deadline:
+        r = c.ask("tls-policy", "rot.plain.example")
+        g = c.ask("tls-policy", "gone.plain.example")
+        if r.endswith("mx2.rot.plain.example servername=hostname") and \
+           re.search(r"gone\.plain\.example: refresh: secure .*NXDOMAIN", d.text()[mark:]):
+            break
+        time.sleep(0.2)
+    check(r == "OK secure match=mx2.rot.plain.example servername=hostname", "TXT id changed -> policy refetched")
+    check(re.search(r"rot\.plain\.example: refresh: .*TXT id=r2.*fetched policy", d.text()[mark:]) is not None,
+          "the refetch happened in the background")
+    check(g == "OK secure match=mx.gone.plain.example servername=hostname" and
+          re.search(r"gone\.plain\.example: refresh: secure .*NXDOMAIN", d.text()[mark:]) is not None,
+          "TXT gone -> cached policy kept")
+
+    # a cached answer is served while the DNS server is stopped
+    check(c.ask("tls-policy", "enforce.sts.example") == secure, "enforce before stopping DNS")
+    os.kill(nsd_pid(), signal.SIGSTOP)
+    try:
+        mark = len(d.text())
+        check(c.ask("tls-policy", "enforce.sts.example") == secure, "answered while DNS is stopped")
+        check(d.wait_log(r"tls-policy enforce\.sts\.example: cached, ", mark) is not None, "... from memory")
+    finally:
+        os.kill(nsd_pid(), signal.SIGCONT)
+
+    # strict testing, by a reload
+    mark = len(d.text())
+    d.write_conf("mtasts_strict_testing = yes\n")
+    d.proc.send_signal(signal.SIGHUP)
+    check(d.wait_log(r"configuration reloaded", mark) is not None, "SIGHUP reloads")
+    check(c.ask("tls-policy", "testing.plain.example") ==
+          "OK secure match=mx.testing.plain.example servername=hostname", "strict testing -> enforced")
+    c.close()
+
+    # a restart keeps the policies (the store), counts are logged at stop
+    mark = len(d.text())
+    check(d.stop() == 0, "daemon stops cleanly")
+    m = re.search(r"tlspolicy: stats: lookups=(\d+) hits=(\d+) misses=(\d+) temp=(\d+) testing-not-enforced=(\d+)",
+                  d.text()[mark:])
+    check(m is not None and int(m.group(2)) >= 2 and int(m.group(4)) >= 1 and int(m.group(5)) >= 1,
+          "stats line: hits, temp, testing-not-enforced counted")
+    mark = len(d.text())
+    d.start()
+    c = Client(d.sock)
+    check(c.ask("tls-policy", "enforce.sts.example") == secure, "enforce after a restart")
+    check(d.wait_log(r"enforce\.sts\.example: lookup: secure .*cached policy id=20240101T000000", mark) is not None,
+          "... from the stored policy, no fetch")
+    c.close()
+    check(d.stop() == 0, "daemon stops cleanly (valgrind clean when wrapped)")
+    if FAILED or os.environ.get("TLSPOLICY_TEST_LOG"):
+        sys.stderr.write(d.text()[-30000:])
+
+
+main()
