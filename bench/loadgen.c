@@ -1,9 +1,9 @@
 /*
- * loadgen: a load generator for the two protocols Postfix speaks to
+ * loadgen: a load generator for the three protocols Postfix speaks to
  * postern-hookd, over loopback TCP or unix sockets.
  *
- *   loadgen -P auth|policy -s ADDRESS [-c CONNS] [-n REQUESTS] [-t SECONDS]
- *           [-k CREDFILE] [-e ANSWER] [-u]
+ *   loadgen -P auth|policy|socketmap -s ADDRESS [-c CONNS] [-n REQUESTS]
+ *           [-t SECONDS] [-k FILE] [-e ANSWER] [-u] [-q]
  *
  * auth    the Dovecot auth client protocol as Postfix's smtpd speaks it
  *         (src/xsasl/xsasl_dovecot_server.c): VERSION 1.0 and CPID, wait
@@ -15,6 +15,10 @@
  * policy  Postfix policy delegation as Postfix 3.7 sends it at RCPT: the
  *         29 name=value attributes, an empty line; the answer is the
  *         first word of action= (DUNNO, REJECT, FILTER, ...).
+ * socketmap  Postfix's socketmap client (socketmap_table(5)), as its
+ *         smtp client asks smtp_tls_policy_maps: the netstring
+ *         "NAME KEY"; the answer is the netstring "STATUS VALUE" and its
+ *         kind the STATUS (OK, NOTFOUND, TEMP, TIMEOUT, PERM).
  *
  * Like Postfix, every connection is persistent and has one request in
  * flight at a time.  The run stops by itself after REQUESTS requests or
@@ -33,6 +37,13 @@
  * requests use EXPECTED_USER as sasl_username and CLIENT_ADDRESS as
  * client_address; without a file they are unauthenticated.  It holds
  * secrets, so it is read from a file, never from argv.
+ *
+ * For socketmap the file (-k, required) has one lookup a line:
+ *     MAPNAME  KEY  [STATUS  [VALUE]]
+ * With -u every answer must have the line's STATUS and, when VALUE is
+ * given, exactly that value (the policy text after "OK ").  With -q the
+ * lines are taken in file order (each once when -n is their count: the
+ * cache-miss runs), not in the pseudo-random order.
  *
  * Only loopback destinations are accepted (127.0.0.0/8, ::1, or a unix
  * socket); anything else is refused before any connection is made.
@@ -73,7 +84,9 @@
 #define KIND_MAX 31
 #define GRACE_NS 2000000000ULL
 
-enum proto { P_AUTH, P_POLICY };
+enum proto { P_AUTH, P_POLICY, P_SOCKETMAP };
+#define SM_FIELD_MAX 1024 /* one field of a socketmap lookup file line */
+#define SM_LEN_DIGITS 6   /* a netstring length: Postfix replies at most 100000 bytes */
 enum cstate { C_IDLE, C_WAIT, C_DONE, C_DEAD };
 
 struct cred {
@@ -83,12 +96,20 @@ struct cred {
 	const char *resp;     /* base64 of \0AUTH_USER\0PASSWORD */
 };
 
+/* One socketmap lookup: pointers into the loaded file. */
+struct lookup {
+	const char *map, *key;
+	const char *status; /* expected status, or NULL */
+	const char *value;  /* expected value, or NULL */
+};
+
 struct conn {
 	int fd;
 	enum cstate state;
 	unsigned long id;         /* auth: id of the request in flight */
 	unsigned long seq;        /* requests sent on this connection */
 	const struct cred *cred;
+	const struct lookup *lookup;
 	uint64_t sent_ns;
 	size_t rlen, wlen, woff;
 	char rbuf[RBUF_MAX];
@@ -104,7 +125,13 @@ static struct {
 	enum proto proto;
 	unsigned long nconns, max_requests, seconds;
 	const char *address, *credfile, *expect;
-	int check_user;
+	int check_user, in_order;
+	/* socketmap lookups */
+	struct lookup *lookups;
+	unsigned long nlookups, next_lookup;
+	char *lookupmem;
+	unsigned long wrong_answer;
+	int shown_wrong;
 	/* credentials */
 	struct cred *creds;
 	unsigned long ncreds;
@@ -306,6 +333,101 @@ static void load_creds(const char *path)
 	}
 }
 
+/* Read the socketmap lookup file: MAPNAME<tab>KEY[<tab>STATUS[<tab>VALUE]]
+ * a line.  The file is read whole; the fields point into it. */
+static void load_lookups(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t cap = 1 << 16, len = 0;
+	unsigned long lineno = 0, lcap = 1024;
+	char *p, *end, *nextline;
+
+	if (f == NULL) {
+		fprintf(stderr, "loadgen: %s: %s\n", path, strerror(errno));
+		exit(66);
+	}
+	if ((G.lookupmem = malloc(cap + 1)) == NULL || (G.lookups = malloc(lcap * sizeof(*G.lookups))) == NULL)
+		die("%s", "out of memory");
+	for (;;) {
+		size_t r;
+		if (len == cap) {
+			char *n;
+			if (cap >= (size_t)256 << 20) {
+				fprintf(stderr, "loadgen: %s: larger than 256 MB\n", path);
+				exit(65);
+			}
+			cap *= 2;
+			if ((n = realloc(G.lookupmem, cap + 1)) == NULL)
+				die("%s", "out of memory");
+			G.lookupmem = n;
+		}
+		r = fread(G.lookupmem + len, 1, cap - len, f);
+		if (r == 0)
+			break;
+		len += r;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "loadgen: %s: read error\n", path);
+		exit(66);
+	}
+	fclose(f);
+	G.lookupmem[len] = '\0';
+	for (p = G.lookupmem, end = p + len; p < end; p = nextline) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *field[4] = {NULL, NULL, NULL, NULL};
+		int n = 0;
+
+		lineno++;
+		if (nl != NULL)
+			*nl = '\0';
+		nextline = nl != NULL ? nl + 1 : end;
+		if (*p == '\0' || *p == '#')
+			continue;
+		for (char *q = p; q != NULL && n < 5; n++) {
+			char *tab = strchr(q, '\t');
+			if (n < 4)
+				field[n] = q;
+			if (tab != NULL)
+				*tab++ = '\0';
+			q = tab;
+		}
+		if (n < 2 || n > 4 || !valid_field(field[0], SM_FIELD_MAX) || !valid_field(field[1], SM_FIELD_MAX) ||
+		    strchr(field[0], ' ') != NULL || (field[2] && (!valid_field(field[2], KIND_MAX) || strchr(field[2], ' '))) ||
+		    (field[3] && !valid_field(field[3], SM_FIELD_MAX))) {
+			fprintf(stderr,
+			        "loadgen: %s:%lu: expected MAPNAME<tab>KEY[<tab>STATUS[<tab>VALUE]] (no control characters, "
+			        "no space in MAPNAME or STATUS, fields of 1..%d bytes)\n",
+			        path, lineno, SM_FIELD_MAX);
+			exit(65);
+		}
+		if (G.nlookups == MAX_CREDS) {
+			fprintf(stderr, "loadgen: %s: more than %lu lookups\n", path, MAX_CREDS);
+			exit(65);
+		}
+		if (G.nlookups == lcap) {
+			struct lookup *l;
+			lcap *= 2;
+			if ((l = realloc(G.lookups, lcap * sizeof(*G.lookups))) == NULL)
+				die("%s", "out of memory");
+			G.lookups = l;
+		}
+		G.lookups[G.nlookups++] = (struct lookup){field[0], field[1], field[2], field[3]};
+	}
+	if (G.nlookups == 0) {
+		fprintf(stderr, "loadgen: %s: no lookups\n", path);
+		exit(65);
+	}
+}
+
+static const struct lookup *next_lookup(void)
+{
+	if (G.in_order)
+		return &G.lookups[G.next_lookup++ % G.nlookups];
+	G.rng ^= G.rng >> 12;
+	G.rng ^= G.rng << 25;
+	G.rng ^= G.rng >> 27;
+	return &G.lookups[(G.rng * 2685821657736338717ULL >> 11) % G.nlookups];
+}
+
 static const struct cred *next_cred(void)
 {
 	/* xorshift64*: a fixed sequence, spread over the whole file */
@@ -343,6 +465,14 @@ static size_t build_request(struct conn *c, char *buf, size_t size)
 {
 	int n;
 
+	if (G.proto == P_SOCKETMAP) {
+		const struct lookup *l = c->lookup = next_lookup();
+		size_t plen = strlen(l->map) + 1 + strlen(l->key);
+
+		n = snprintf(buf, size, "%zu:%s %s,", plen, l->map, l->key);
+		c->seq++;
+		return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+	}
 	c->cred = G.ncreds ? next_cred() : NULL;
 	if (G.proto == P_AUTH && c->cred != NULL) {
 		c->id++;
@@ -454,11 +584,67 @@ static int policy_answer(const char *p, size_t n)
 	return -1;
 }
 
+/*
+ * A complete socketmap reply payload [p, p+n): "STATUS[ VALUE]".  With -u,
+ * checked against the lookup's line; the first mismatch is shown.
+ */
+static int socketmap_answer(struct conn *c, const char *p, size_t n)
+{
+	const char *sp = memchr(p, ' ', n);
+	size_t sl = sp ? (size_t)(sp - p) : n;
+	const char *v = sp ? sp + 1 : p + n;
+	size_t vl = (size_t)(p + n - v);
+	const struct lookup *l = c->lookup;
+
+	if (sl == 0)
+		return -1;
+	count_kind(p, sl);
+	if (G.check_user && l->status != NULL) {
+		int ok = strlen(l->status) == sl && memcmp(p, l->status, sl) == 0;
+		if (ok && l->value != NULL)
+			ok = strlen(l->value) == vl && memcmp(v, l->value, vl) == 0;
+		if (!ok) {
+			G.wrong_answer++;
+			if (!G.shown_wrong++)
+				fprintf(stderr, "loadgen: %s %s: got '%.*s', expected '%s%s%s'\n", l->map, l->key,
+				        (int)(n > 300 ? 300 : n), p, l->status, l->value ? " " : "",
+				        l->value ? l->value : "");
+		}
+	}
+	return 0;
+}
+
+/* A netstring at the start of [p, p+n): 1 with its payload, 0 if
+ * incomplete, -1 if malformed. */
+static int netstring_take(const char *p, size_t n, const char **payload, size_t *plen, size_t *used)
+{
+	size_t i = 0, len = 0;
+
+	while (i < n && p[i] >= '0' && p[i] <= '9') {
+		if (i == SM_LEN_DIGITS)
+			return -1;
+		len = len * 10 + (size_t)(p[i] - '0');
+		i++;
+	}
+	if (i == n)
+		return 0;
+	if (i == 0 || p[i] != ':' || (i > 1 && p[0] == '0'))
+		return -1;
+	if (n - i - 1 < len + 1)
+		return 0;
+	if (p[i + 1 + len] != ',')
+		return -1;
+	*payload = p + i + 1;
+	*plen = len;
+	*used = i + 1 + len + 1;
+	return 1;
+}
+
 static int is_expected_everywhere(void)
 {
 	if (G.expect == NULL)
-		return G.errors == 0;
-	if (G.errors || G.other_kinds || G.wrong_user || G.answered != G.issued)
+		return G.errors == 0 && G.wrong_answer == 0;
+	if (G.errors || G.other_kinds || G.wrong_user || G.wrong_answer || G.answered != G.issued)
 		return 0;
 	for (int i = 0; i < G.nkinds; i++)
 		if (strcmp(G.kinds[i].name, G.expect) != 0 && G.kinds[i].count)
@@ -622,6 +808,14 @@ static int take_answer(struct conn *c, uint64_t t)
 			return c->rlen == sizeof(c->rbuf) ? -1 : 0;
 		used = (size_t)(end - c->rbuf) + 1;
 		r = auth_answer(c, c->rbuf, used - 1);
+	} else if (G.proto == P_SOCKETMAP) {
+		const char *pl;
+		size_t plen;
+
+		r = netstring_take(c->rbuf, c->rlen, &pl, &plen, &used);
+		if (r == 0)
+			return c->rlen == sizeof(c->rbuf) ? -1 : 0;
+		r = r < 0 ? -1 : socketmap_answer(c, pl, plen);
 	} else {
 		end = memmem(c->rbuf, c->rlen, "\n\n", 2);
 		if (end == NULL)
@@ -664,15 +858,18 @@ static double pct_us(double p)
 static void usage(void)
 {
 	fprintf(stderr,
-	        "usage: loadgen -P auth|policy -s ADDRESS [-c CONNS] [-n REQUESTS] [-t SECONDS]\n"
-	        "               [-k CREDFILE] [-e ANSWER] [-u]\n"
+	        "usage: loadgen -P auth|policy|socketmap -s ADDRESS [-c CONNS] [-n REQUESTS] [-t SECONDS]\n"
+	        "               [-k FILE] [-e ANSWER] [-u] [-q]\n"
 	        "  -s ADDRESS   127.0.0.1:PORT, [::1]:PORT or unix:/path (loopback only)\n"
 	        "  -c CONNS     persistent connections, one request in flight each (1..%d, default 8)\n"
 	        "  -n REQUESTS  stop after this many requests (1..%lu, default 100000)\n"
 	        "  -t SECONDS   stop after this many seconds (1..%d, default 5)\n"
-	        "  -k CREDFILE  AUTH_USER<tab>PASSWORD<tab>EXPECTED_USER<tab>CLIENT_ADDRESS lines\n"
-	        "  -e ANSWER    exit 1 unless every answer is ANSWER (OK, FAIL, DUNNO, REJECT, ...)\n"
-	        "  -u           auth: every OK must carry user=EXPECTED_USER\n",
+	        "  -k FILE      auth, policy: AUTH_USER<tab>PASSWORD<tab>EXPECTED_USER<tab>CLIENT_ADDRESS lines\n"
+	        "               socketmap: MAPNAME<tab>KEY[<tab>STATUS[<tab>VALUE]] lines\n"
+	        "  -e ANSWER    exit 1 unless every answer is ANSWER (OK, FAIL, DUNNO, REJECT, NOTFOUND, ...)\n"
+	        "  -u           auth: every OK must carry user=EXPECTED_USER;\n"
+	        "               socketmap: every answer must be its line's STATUS [VALUE]\n"
+	        "  -q           take the file's lines in order, not in a pseudo-random order\n",
 	        MAX_CONNS, MAX_REQUESTS, MAX_SECONDS);
 	exit(64);
 }
@@ -694,15 +891,17 @@ int main(int argc, char **argv)
 	G.proto = P_AUTH;
 	{
 		int have_proto = 0;
-		while ((opt = getopt(argc, argv, "P:s:c:n:t:k:e:u")) != -1) {
+		while ((opt = getopt(argc, argv, "P:s:c:n:t:k:e:uq")) != -1) {
 			switch (opt) {
 			case 'P':
 				if (strcmp(optarg, "auth") == 0)
 					G.proto = P_AUTH;
 				else if (strcmp(optarg, "policy") == 0)
 					G.proto = P_POLICY;
+				else if (strcmp(optarg, "socketmap") == 0)
+					G.proto = P_SOCKETMAP;
 				else
-					die("-P '%s': expected auth or policy", optarg);
+					die("-P '%s': expected auth, policy or socketmap", optarg);
 				have_proto = 1;
 				break;
 			case 's': G.address = optarg; break;
@@ -725,6 +924,7 @@ int main(int argc, char **argv)
 				G.expect = optarg;
 				break;
 			case 'u': G.check_user = 1; break;
+			case 'q': G.in_order = 1; break;
 			default: usage();
 			}
 		}
@@ -733,12 +933,19 @@ int main(int argc, char **argv)
 	}
 	if (bench_addr_parse(&d, G.address, 0, err, sizeof(err)) != 0)
 		die("%s", err);
-	if (G.credfile)
+	if (G.proto == P_SOCKETMAP) {
+		if (G.credfile == NULL)
+			die("%s", "-P socketmap needs -k FILE (the lookups)");
+		load_lookups(G.credfile);
+	} else if (G.credfile) {
 		load_creds(G.credfile);
-	else if (G.proto == P_AUTH)
+	} else if (G.proto == P_AUTH) {
 		die("%s", "-P auth needs -k CREDFILE");
-	if (G.check_user && G.proto != P_AUTH)
-		die("%s", "-u applies to -P auth only");
+	}
+	if (G.check_user && G.proto == P_POLICY)
+		die("%s", "-u applies to -P auth and socketmap only");
+	if (G.in_order && G.proto != P_SOCKETMAP)
+		die("%s", "-q applies to -P socketmap only");
 	signal(SIGPIPE, SIG_IGN);
 
 	G.lat_ns = malloc(G.max_requests * sizeof(*G.lat_ns));
@@ -827,10 +1034,11 @@ int main(int argc, char **argv)
 			dead += conns[i].state == C_DEAD;
 		printf("proto=%s conns=%lu requests=%lu answered=%lu errors=%lu dead_conns=%lu seconds=%.3f rps=%.0f "
 		       "p50_us=%.1f p99_us=%.1f max_us=%.1f",
-		       G.proto == P_AUTH ? "auth" : "policy", G.nconns, G.issued, G.answered, G.errors, dead, secs,
+		       G.proto == P_AUTH ? "auth" : G.proto == P_POLICY ? "policy" : "socketmap", G.nconns, G.issued, G.answered, G.errors, dead, secs,
 		       secs > 0 ? (double)G.answered / secs : 0.0, pct_us(0.50), pct_us(0.99), pct_us(1.0));
 		if (G.check_user)
-			printf(" wrong_user=%lu", G.wrong_user);
+			printf(" %s=%lu", G.proto == P_SOCKETMAP ? "wrong_answer" : "wrong_user",
+			       G.proto == P_SOCKETMAP ? G.wrong_answer : G.wrong_user);
 		printf(" answers=");
 		for (int k = 0; k < G.nkinds; k++)
 			printf("%s%s:%lu", k ? "," : "", G.kinds[k].name, G.kinds[k].count);
@@ -846,11 +1054,16 @@ int main(int argc, char **argv)
 	free(conns);
 	free(G.creds);
 	free(G.credmem);
+	free(G.lookups);
+	free(G.lookupmem);
 	close(ep);
 	if (!is_expected_everywhere()) {
 		if (G.expect)
 			fprintf(stderr, "loadgen: not every answer was %s%s\n", G.expect,
-			        G.check_user ? " with the expected user" : "");
+			        !G.check_user ? "" : G.proto == P_SOCKETMAP ? " and its line's" : " with the expected user");
+		else
+			fprintf(stderr, "loadgen: %lu answers were not their line's, %lu errors\n", G.wrong_answer,
+			        G.errors);
 		return 1;
 	}
 	return 0;

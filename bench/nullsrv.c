@@ -1,18 +1,22 @@
 /*
- * nullsrv: a server that does nothing but speak the two protocols of
+ * nullsrv: a server that does nothing but speak the three protocols of
  * postern-hookd, as fast as one epoll loop can: the ceiling of this
  * machine and of the load generator, against which the real servers
  * are measured.
  *
- *   nullsrv [-a ADDRESS] [-p ADDRESS] [-r READYFILE] [-T SECONDS]
+ *   nullsrv [-a ADDRESS] [-p ADDRESS] [-m ADDRESS] [-r READYFILE] [-T SECONDS]
  *
  * -a  Dovecot auth server: sends the handshake (VERSION 1.2, MECH PLAIN
  *     and LOGIN, SPID, CUID, COOKIE, DONE) and answers every
  *     AUTH <id> ... with OK <id> user=x, without looking at it.
  * -p  policy delegation: answers every request (name=value lines up to
  *     an empty line) with action=DUNNO.
+ * -m  socketmap (Postfix's smtp_tls_policy_maps): answers every netstring
+ *     request with the netstring "OK secure match=nullsrv.invalid",
+ *     without looking at what it asks.
  * Addresses are loopback only (see addr.h); port 0 asks for a free one.
- * -r writes "auth ADDRESS" and "policy ADDRESS" lines once listening.
+ * -r writes "auth ADDRESS", "policy ADDRESS" and "socketmap ADDRESS"
+ * lines once listening.
  * The server exits on SIGTERM/SIGINT, or by itself after -T seconds
  * (default 3600), so a forgotten one does not run for ever.
  * Requests are bounded: a line or request over 16 KiB closes the
@@ -39,7 +43,11 @@
 #define BUF_MAX 16384
 #define MAX_CONNS 4096
 
-enum proto { P_AUTH, P_POLICY };
+enum proto { P_AUTH, P_POLICY, P_SOCKETMAP };
+#define NLISTEN 3
+#define SM_ANSWER "OK secure match=nullsrv.invalid"
+#define SM_LEN_DIGITS 6
+_Static_assert(sizeof(SM_ANSWER) - 1 == 31, "the netstring length in serve()");
 
 struct listener {
 	int fd;
@@ -66,9 +74,10 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: nullsrv [-a ADDRESS] [-p ADDRESS] [-r READYFILE] [-T SECONDS]\n"
+	fprintf(stderr, "usage: nullsrv [-a ADDRESS] [-p ADDRESS] [-m ADDRESS] [-r READYFILE] [-T SECONDS]\n"
 	                "  -a ADDRESS  Dovecot auth service (127.0.0.1:PORT, [::1]:PORT or unix:/path)\n"
 	                "  -p ADDRESS  policy service\n"
+	                "  -m ADDRESS  socketmap service (TLS policy lookups)\n"
 	                "  -r FILE     write the bound addresses there once listening\n"
 	                "  -T SECONDS  exit by itself after this long (1..86400, default 3600)\n");
 	exit(64);
@@ -157,7 +166,23 @@ static int serve(struct conn *c)
 		char *p = c->rbuf + off, *nl;
 		size_t avail = c->rlen - off;
 
-		if (c->proto == P_AUTH) {
+		if (c->proto == P_SOCKETMAP) {
+			/* LEN ":" PAYLOAD "," */
+			size_t i = 0, len = 0;
+			static const char answer[] = "31:" SM_ANSWER ",";
+
+			while (i < avail && p[i] >= '0' && p[i] <= '9' && i < SM_LEN_DIGITS)
+				len = len * 10 + (size_t)(p[i++] - '0');
+			if (i == avail)
+				break;
+			if (i == 0 || p[i] != ':')
+				return -1;
+			if (avail - i - 1 < len + 1)
+				break;
+			if (p[i + 1 + len] != ',' || queue(c, answer, sizeof(answer) - 1) != 0)
+				return -1;
+			off += i + 1 + len + 1;
+		} else if (c->proto == P_AUTH) {
 			if ((nl = memchr(p, '\n', avail)) == NULL)
 				break;
 			if (strncmp(p, "AUTH\t", 5) == 0) {
@@ -236,18 +261,19 @@ static void accept_on(int ep, const struct listener *l)
 
 int main(int argc, char **argv)
 {
-	const char *auth = NULL, *policy = NULL, *ready = NULL;
-	struct listener ls[2];
+	const char *auth = NULL, *policy = NULL, *smap = NULL, *ready = NULL;
+	struct listener ls[NLISTEN];
 	bench_addr bound;
-	char where[2][160];
+	char where[NLISTEN][160];
 	unsigned long lifetime = 3600;
 	int nl = 0, ep, opt;
 	time_t end;
 
-	while ((opt = getopt(argc, argv, "a:p:r:T:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:m:r:T:")) != -1) {
 		switch (opt) {
 		case 'a': auth = optarg; break;
 		case 'p': policy = optarg; break;
+		case 'm': smap = optarg; break;
 		case 'r': ready = optarg; break;
 		case 'T': {
 			char *e;
@@ -262,7 +288,7 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (optind != argc || (auth == NULL && policy == NULL))
+	if (optind != argc || (auth == NULL && policy == NULL && smap == NULL))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
@@ -278,6 +304,12 @@ int main(int argc, char **argv)
 	if (policy) {
 		ls[nl].fd = listen_on(policy, &bound);
 		ls[nl].proto = P_POLICY;
+		bench_addr_format(&bound, where[nl], sizeof(where[nl]));
+		nl++;
+	}
+	if (smap) {
+		ls[nl].fd = listen_on(smap, &bound);
+		ls[nl].proto = P_SOCKETMAP;
 		bench_addr_format(&bound, where[nl], sizeof(where[nl]));
 		nl++;
 	}
@@ -298,7 +330,8 @@ int main(int argc, char **argv)
 			return 73;
 		}
 		for (int i = 0; i < nl; i++)
-			fprintf(f, "%s %s\n", ls[i].proto == P_AUTH ? "auth" : "policy", where[i]);
+			fprintf(f, "%s %s\n", ls[i].proto == P_AUTH ? "auth" : ls[i].proto == P_POLICY ? "policy" : "socketmap",
+			        where[i]);
 		if (fclose(f) != 0 || rename(tmp, ready) != 0) {
 			fprintf(stderr, "nullsrv: %s: %s\n", ready, strerror(errno));
 			return 73;
@@ -316,7 +349,7 @@ int main(int argc, char **argv)
 			struct conn *c;
 			ssize_t r;
 
-			if (p == &ls[0] || p == &ls[1]) {
+			if (p >= (void *)&ls[0] && p < (void *)&ls[NLISTEN]) {
 				accept_on(ep, p);
 				continue;
 			}

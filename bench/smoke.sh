@@ -2,10 +2,10 @@
 # Functional smoke test of the bench programs (ctest bench_smoke): not a
 # benchmark, nothing is timed.  Starts nullsrv on unix sockets and on a
 # kernel-chosen loopback port, runs loadgen a few hundred requests per
-# protocol and checks that every answer is the expected one, that a
-# wrong expectation is caught, that non-loopback addresses are refused
-# before any connection, and that populate fills a store and writes a
-# 0600 key file in loadgen's format.  Given the daemon, also drives
+# protocol (auth, policy, socketmap) and checks that every answer is the
+# expected one, that a wrong expectation is caught, that non-loopback
+# addresses are refused before any connection, and that populate fills
+# a store and writes a 0600 key file in loadgen's format.  Given the daemon, also drives
 # postern-hookd on a populated store over unix sockets: every key logs
 # in as its account, policy requests get DUNNO, mangled keys get FAIL.
 #   smoke.sh LOADGEN NULLSRV POPULATE [POSTERN-HOOKD]
@@ -44,7 +44,7 @@ has() { grep -q -- "$1" "$dir/out"; }
 umask 077
 printf 'user1\tpassword-one\tuser1\t127.0.1.5\napikey\tpstn_notakey\tacct000002\t::1\n' >"$dir/creds"
 
-"$nullsrv" -a "unix:$dir/auth" -p "unix:$dir/policy" -r "$dir/ready" -T 60 &
+"$nullsrv" -a "unix:$dir/auth" -p "unix:$dir/policy" -m "unix:$dir/smap" -r "$dir/ready" -T 60 &
 pid=$!
 i=0
 while [ ! -s "$dir/ready" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
@@ -63,6 +63,19 @@ refuses "an unexpected answer kind is caught" 1 "not every answer was FAIL" \
 	"$loadgen" -P auth -s "unix:$dir/auth" -k "$dir/creds" -c 1 -n 20 -e FAIL
 refuses "a wrong user= is caught" 1 "wrong_user=20" \
 	"$loadgen" -P auth -s "unix:$dir/auth" -k "$dir/creds" -c 1 -n 20 -e OK -u
+printf 'tls-policy\tbench1.example\tOK\tsecure match=nullsrv.invalid\ntls-policy-verify\t[mx.example]:25\n' >"$dir/lookups"
+check "socketmap over a unix socket: 300 OK, each its line's" \
+	"$loadgen" -P socketmap -s "unix:$dir/smap" -k "$dir/lookups" -c 3 -n 300 -e OK -u
+has 'answers=OK:300' && has 'wrong_answer=0' || { fails=$((fails + 1)); echo "FAIL: socketmap counts"; cat "$dir/out"; }
+printf 'tls-policy\tbench1.example\tOK\tsecure match=mx.bench1.example\n' >"$dir/lookups2"
+refuses "a wrong socketmap value is caught" 1 "wrong_answer=20" \
+	"$loadgen" -P socketmap -s "unix:$dir/smap" -k "$dir/lookups2" -c 1 -n 20 -u
+printf 'tls-policy\tbench1.example\tNOTFOUND\n' >"$dir/lookups3"
+refuses "a wrong socketmap status is caught" 1 "expected 'NOTFOUND'" \
+	"$loadgen" -P socketmap -s "unix:$dir/smap" -k "$dir/lookups3" -c 1 -n 5 -u -q
+printf 'tls policy\tbench1.example\n' >"$dir/lookups4"
+refuses "a malformed lookup file is refused" 65 "expected MAPNAME" \
+	"$loadgen" -P socketmap -s "unix:$dir/smap" -k "$dir/lookups4"
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=""
