@@ -1,0 +1,401 @@
+#!/bin/sh
+# The TLS-policy lookup benchmark of docs/performance.md (issue 7), in one
+# run on this machine:
+#
+#   bench/sts_bench.sh [-t SECONDS] [-c "1 8 64"] [-r REPEAT] [-d DOMAINS]
+#                      [-m MISSES] [-o RESULTS] [--no-pin] [--no-hookd]
+#
+# Installs its peer from Debian if missing (postfix-mta-sts-resolver and
+# python3-uvloop, which it recommends), builds the project
+# (scripts/build.sh), then runs everything else in a private network and
+# mount namespace (unshare): its own loopback, and an /etc/resolv.conf
+# bind-mounted to name the bench's DNS server, because the resolver asks
+# the system resolver (aiodns) and fetches from port 443.  Nothing leaves
+# the namespace; nothing outside it is touched.  In it:
+#   nsd            127.0.0.1:53, the signed zone stsbench.example (NSEC3):
+#                  DOMAINS (default 200) domains benchN with an MTA-STS
+#                  TXT record and one MX host mx.benchN, and 4 x MISSES
+#                  (default 500) domains missN with an MX host and no
+#                  policy
+#   sts_https.py   127.0.7.2:443, an enforce policy (mx: mx.benchN) for
+#                  every mta-sts.benchN, under a test CA made here
+#   nullsrv -m     the do-nothing socketmap server: the ceiling
+#   postern-hookd  tlspolicy_listen, the same DNS server and trust anchor,
+#                  the test CA (mtasts_ca_file)
+#   resolver-internal, resolver-sqlite
+#                  mta-sts-daemon (postfix-mta-sts-resolver) with its
+#                  internal cache, and with its sqlite cache; the test CA
+#                  through SSL_CERT_FILE; cache_grace 3600 s (so that
+#                  every measured answer comes from its cache: with the
+#                  default 60 s it re-asks DNS on the lookup path)
+# Each cache is warmed (every bench domain looked up until every answer
+# is the enforce policy), then bench/loadgen -P socketmap looks the bench
+# domains up in the map tls-policy at each number of connections for
+# SECONDS (default 5) per cell, every answer checked: "OK secure
+# match=mx.benchN.stsbench.example servername=hostname" (nullsrv: its
+# constant OK).  Then the cache misses: one connection, MISSES fresh
+# no-policy domains once each in order (NOTFOUND expected), then the same
+# domains again (now cached, if the server caches "no policy"), for
+# postern-hookd and for resolver-internal; and bench/dnsrtt, the
+# daemon's own DNS code (libunbound, validating), asks nsd the TXT of
+# MISSES other fresh names one at a time: the round trip a miss is
+# measured against.  With two or more CPUs the servers run on CPU 1 and
+# the load generator on CPU 0 (taskset), unless --no-pin.  With -r
+# REPEAT each cell runs REPEAT times and the table shows the run with
+# the median req/s.  Prints `uptime` before and after (the machine is
+# shared), the table and the miss figures; -o keeps the raw lines.
+# Exit status 1 if any answer was wrong.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+secs=5 conns="1 8 64" repeat=1 ndom=200 nmiss=500 out="" pin=1 hookd=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-t) secs=$2; shift 2 ;;
+	-c) conns=$2; shift 2 ;;
+	-r) repeat=$2; shift 2 ;;
+	-d) ndom=$2; shift 2 ;;
+	-m) nmiss=$2; shift 2 ;;
+	-o) out=$2; shift 2 ;;
+	--no-pin) pin=0; shift ;;
+	--no-hookd) hookd=0; shift ;;
+	*) echo "usage: $0 [-t SECONDS] [-c \"1 8 64\"] [-r REPEAT] [-d DOMAINS] [-m MISSES] [-o RESULTS] [--no-pin] [--no-hookd]" >&2
+		exit 64 ;;
+	esac
+done
+for v in "$secs" "$repeat" "$ndom" "$nmiss"; do
+	case "$v" in '' | *[!0-9]* | 0*) echo "sts_bench: -t, -r, -d and -m take a positive number" >&2; exit 64 ;; esac
+done
+say() { printf '%s\n' "sts_bench: $*" >&2; }
+
+if [ -z "${STS_BENCH_INSIDE:-}" ]; then
+	# ---- outside: peers, build, then into the private namespace ----------
+	[ "$(id -u)" -eq 0 ] || { say "needs root (packages, a network namespace, port 53 and 443 in it)"; exit 1; }
+	need=""
+	for p in postfix-mta-sts-resolver python3-uvloop nsd ldnsutils; do
+		case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in
+		*" installed") ;;
+		*) need="$need $p" ;;
+		esac
+	done
+	if [ -n "$need" ]; then
+		say "installing$need"
+		made_policy=0
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+			chmod 755 /usr/sbin/policy-rc.d
+			made_policy=1
+		fi
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+		# shellcheck disable=SC2086
+		apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $need >/dev/null
+		[ $made_policy -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+	fi
+	"$top/scripts/build.sh" >/dev/null
+	flags=""
+	[ $pin -eq 0 ] && flags="$flags --no-pin"
+	[ $hookd -eq 0 ] && flags="$flags --no-hookd"
+	# shellcheck disable=SC2086
+	STS_BENCH_INSIDE=1 exec unshare --net --mount -- "$0" -t "$secs" -c "$conns" -r "$repeat" -d "$ndom" -m "$nmiss" \
+		${out:+-o "$out"} $flags
+fi
+
+# ---- inside the namespace ----------------------------------------------------
+B="$top/build"
+LOADGEN="$B/bench/loadgen" NULLSRV="$B/bench/nullsrv" DNSRTT="$B/bench/dnsrtt"
+HOOKD="$B/smtp-hook/postern-hookd"
+if [ $hookd -eq 1 ] && { [ ! -x "$HOOKD" ] || ! "$HOOKD" -c /dev/null -T 2>/dev/null | grep -q '^tlspolicy_listen'; }; then
+	hookd=0
+	say "this postern-hookd has no TLS policy service (tlspolicy_listen): benchmarking the others only"
+fi
+SRV_CPU="" GEN_CPU=""
+if [ $pin -eq 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+	SRV_CPU="taskset -c 1" GEN_CPU="taskset -c 0"
+fi
+ZONE=stsbench.example
+P_NULL=31101 P_HOOK=31102 P_RINT=31103 P_RSQL=31104
+
+ip link set lo up
+mount --make-rprivate /
+W=$(mktemp -d /tmp/postern-stsbench.XXXXXX)
+chmod 755 "$W"
+pids=""
+# shellcheck disable=SC2317 # run by the trap
+cleanup() {
+	set +e
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$p" 2>/dev/null
+	done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wait_tcp() { # addr port
+	i=0
+	until ss -Hltn "sport = :$2" | grep -q "$1:$2"; do
+		i=$((i + 1))
+		[ $i -gt 300 ] && { say "nothing listens on $1:$2 after 30 s"; exit 1; }
+		sleep 0.1
+	done
+}
+umask 022
+uptime_before=$(uptime)
+
+# ---- DNS: the signed bench zone, nsd on 127.0.0.1:53 -------------------------
+say "making the zone: $ndom policy domains, $((4 * nmiss)) without"
+awk -v zone="$ZONE" -v ndom="$ndom" -v nmiss="$nmiss" 'BEGIN {
+	printf "$ORIGIN %s.\n$TTL 3600\n@ SOA ns.%s. admin.%s. 1 3600 600 86400 3600\n@ NS ns.%s.\nns A 127.0.0.1\n", zone, zone, zone, zone
+	for (i = 1; i <= ndom; i++)
+		printf "bench%d MX 10 mx.bench%d\nmx.bench%d A 127.0.7.3\n_mta-sts.bench%d TXT \"v=STSv1; id=bench%d\"\nmta-sts.bench%d A 127.0.7.2\n", i, i, i, i, i, i
+	for (i = 1; i <= 4 * nmiss; i++)
+		printf "miss%d MX 10 mx.miss%d\nmx.miss%d A 127.0.7.3\n", i, i, i
+}' >"$W/zone"
+(
+	cd "$W"
+	key=$(ldns-keygen -a ECDSAP256SHA256 -k "$ZONE")
+	ldns-signzone -n -f zone.signed zone "$key" >/dev/null
+	grep -v '^;' "$key.ds" | head -n 1 >ta.ds
+)
+cat >"$W/nsd.conf" <<CONF
+server:
+	ip-address: 127.0.0.1@53
+	username: ""
+	chroot: ""
+	zonesdir: "$W"
+	database: ""
+	zonelistfile: "$W/zone.list"
+	xfrdfile: "$W/xfrd.state"
+	pidfile: "$W/nsd.pid"
+	logfile: "$W/nsd.log"
+	server-count: 1
+	verbosity: 1
+remote-control:
+	control-enable: no
+zone:
+	name: $ZONE
+	zonefile: zone.signed
+CONF
+nsd -d -c "$W/nsd.conf" &
+pids="$pids $!"
+echo "nameserver 127.0.0.1" >"$W/resolv.conf"
+mount --bind "$W/resolv.conf" /etc/resolv.conf
+
+# ---- HTTPS: the test CA and the policy server on 127.0.7.2:443 ---------------
+say "making the test CA and the policy server's certificate"
+awk -v zone="$ZONE" -v ndom="$ndom" 'BEGIN {
+	printf "subjectAltName="
+	for (i = 1; i <= ndom; i++) printf "%sDNS:mta-sts.bench%d.%s", (i > 1 ? "," : ""), i, zone
+	printf "\nextendedKeyUsage=serverAuth\n"
+}' >"$W/ext.cnf"
+(
+	cd "$W"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern bench CA" \
+		-keyout ca.key -out ca.crt -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+		2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=mta-sts.bench1.$ZONE" \
+		-keyout srv.key -out srv.csr 2>/dev/null
+	openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out srv.crt \
+		2>/dev/null
+)
+/usr/bin/python3 "$top/bench/sts_https.py" 127.0.7.2 443 "$W/srv.crt" "$W/srv.key" "$ZONE" 2>"$W/https.log" &
+pids="$pids $!"
+
+# ---- the lookups ---------------------------------------------------------------
+# bench domains: the cached answers; missN: four fresh sets of nmiss
+awk -v zone="$ZONE" -v ndom="$ndom" 'BEGIN {
+	for (i = 1; i <= ndom; i++)
+		printf "tls-policy\tbench%d.%s\tOK\tsecure match=mx.bench%d.%s servername=hostname\n", i, zone, i, zone
+}' >"$W/cached"
+awk -v zone="$ZONE" -v ndom="$ndom" 'BEGIN { for (i = 1; i <= ndom; i++) printf "tls-policy\tbench%d.%s\n", i, zone }' \
+	>"$W/cached-any"
+missset() { # set-number (1..4) -> lookups of its fresh no-policy domains
+	awk -v zone="$ZONE" -v n="$nmiss" -v s="$1" 'BEGIN {
+		for (i = (s - 1) * n + 1; i <= s * n; i++) printf "tls-policy\tmiss%d.%s\tNOTFOUND\n", i, zone
+	}'
+}
+missset 1 >"$W/miss-hookd"
+missset 2 >"$W/miss-resolver"
+missset 3 | awk -F '\t' '{ print "_mta-sts." $2 }' >"$W/miss-dns"
+
+# ---- the servers ---------------------------------------------------------------
+say "starting the servers"
+$SRV_CPU "$NULLSRV" -m 127.0.0.1:$P_NULL -T 7200 &
+pids="$pids $!"
+resolver() { # name port cache-yaml
+	cat >"$W/$1.yml" <<EOF
+host: 127.0.0.1
+port: $2
+reuse_port: true
+cache_grace: 3600
+cache:
+$3
+default_zone:
+  strict_testing: false
+  timeout: 4
+EOF
+	SSL_CERT_FILE="$W/ca.crt" $SRV_CPU /usr/bin/mta-sts-daemon -c "$W/$1.yml" -v warn -l "$W/$1.log" &
+	pids="$pids $!"
+}
+resolver resolver-internal $P_RINT "  type: internal
+  options:
+    cache_size: 10000"
+resolver resolver-sqlite $P_RSQL "  type: sqlite
+  options:
+    filename: \"$W/resolver-cache.db\""
+if [ $hookd -eq 1 ]; then
+	: >"$W/hookd.conf"
+	$SRV_CPU "$HOOKD" -f -c "$W/hookd.conf" -o database="$W/hookd.db" -o key_file="$W/master.key" -o user=root \
+		-o auth_listen= -o policy_listen= -o tlspolicy_listen=inet:127.0.0.1:$P_HOOK \
+		-o dns_forward=127.0.0.1@53 -o dns_trust_anchor_file="$W/ta.ds" -o mtasts_ca_file="$W/ca.crt" \
+		-o mtasts_https_port=443 -o mtasts_timeout=4000 2>"$W/hookd.log" &
+	pids="$pids $!"
+fi
+wait_tcp 127.0.0.1 53
+wait_tcp 127.0.7.2 443
+wait_tcp 127.0.0.1 $P_NULL
+wait_tcp 127.0.0.1 $P_RINT
+wait_tcp 127.0.0.1 $P_RSQL
+[ $hookd -eq 1 ] && wait_tcp 127.0.0.1 $P_HOOK
+
+# name port lookups-file expect-flags: the cells' servers
+servers="nullsrv $P_NULL cached-any
+resolver-internal $P_RINT cached
+resolver-sqlite $P_RSQL cached"
+[ $hookd -eq 1 ] && servers="nullsrv $P_NULL cached-any
+postern-hookd $P_HOOK cached
+resolver-internal $P_RINT cached
+resolver-sqlite $P_RSQL cached"
+
+# ---- warm-up: every cache holds every bench domain's policy --------------------
+say "warming the caches: $ndom domains each"
+echo "$servers" | while read -r name port file; do
+	[ "$name" = nullsrv ] && continue
+	i=0
+	until $GEN_CPU "$LOADGEN" -P socketmap -s 127.0.0.1:"$port" -k "$W/cached" -q -c 8 -n "$ndom" -t 60 -u -e OK \
+		>"$W/warm.out" 2>"$W/warm.err"; do
+		i=$((i + 1))
+		if [ $i -ge 20 ]; then
+			say "$name: its cache did not fill with the bench policies:"
+			cat "$W/warm.out" "$W/warm.err" >&2
+			tail -n 20 "$W/$name.log" >&2 2>/dev/null || true
+			exit 1
+		fi
+		sleep 0.5
+	done
+	say "$name: warm after $((i + 1)) pass(es)"
+done
+
+# ---- the cells -----------------------------------------------------------------
+status=0
+: >"$W/results"
+cell() { # secs conns name port file
+	if line=$($GEN_CPU "$LOADGEN" -P socketmap -s 127.0.0.1:"$4" -k "$W/$5" -c "$2" -n 20000000 -t "$1" -e OK -u \
+		2>"$W/loadgen.err"); then
+		ok=ok
+	else
+		ok=WRONG
+		say "$3 at $2 connections: $(cat "$W/loadgen.err")"
+	fi
+	[ -n "$line" ] || line="proto=socketmap conns=$2 rps=0 p50_us=0 p99_us=0 max_us=0 answers=none"
+	echo "server=$3 check=$ok $line"
+}
+say "warming up each server for 1 s"
+echo "$servers" | while read -r name port file; do cell 1 8 "$name" "$port" "$file" >/dev/null; done
+rep=1
+while [ $rep -le "$repeat" ]; do
+	for c in $conns; do
+		say "$c connection(s), run $rep of $repeat"
+		echo "$servers" | while read -r name port file; do
+			r=$(cell "$secs" "$c" "$name" "$port" "$file")
+			echo "run=$rep $r" >>"$W/results"
+			echo "$r" | grep -q 'check=ok' || echo x >>"$W/failed"
+			echo "$r" >&2
+		done
+	done
+	rep=$((rep + 1))
+done
+
+# ---- cache misses ----------------------------------------------------------------
+say "cache misses: $nmiss fresh no-policy domains, one connection, then the same again"
+: >"$W/misses"
+miss() { # name port file
+	for pass in first again; do
+		if line=$($GEN_CPU "$LOADGEN" -P socketmap -s 127.0.0.1:"$2" -k "$W/$3" -q -c 1 -n "$nmiss" -t 120 -u \
+			-e NOTFOUND 2>"$W/loadgen.err"); then
+			ok=ok
+		else
+			ok=WRONG
+			echo x >>"$W/failed"
+			say "$1 misses ($pass): $(cat "$W/loadgen.err")"
+		fi
+		echo "server=$1 pass=$pass check=$ok $line" >>"$W/misses"
+	done
+}
+[ $hookd -eq 1 ] && miss postern-hookd $P_HOOK miss-hookd
+miss resolver-internal $P_RINT miss-resolver
+if [ -x "$DNSRTT" ]; then
+	line=$($GEN_CPU "$DNSRTT" -f 127.0.0.1@53 -a "$W/ta.ds" -T TXT -k "$W/miss-dns" -w "$ZONE") ||
+		{ echo x >>"$W/failed"; line="failed"; }
+	echo "server=dnsrtt(libunbound,nsd) pass=first check=ok $line" >>"$W/misses"
+fi
+uptime_after=$(uptime)
+[ -s "$W/failed" ] && status=1
+[ -n "$out" ] && cat "$W/results" "$W/misses" >"$out"
+
+# ---- the table -------------------------------------------------------------------
+echo
+echo "Postern TLS-policy lookups, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+if [ -n "$SRV_CPU" ]; then where="servers on CPU 1, load generator on CPU 0 (taskset)"; else where="no CPU pinning"; fi
+echo "$ndom cached domains (map tls-policy), cells of ${secs} s after a warm-up; $where"
+[ "$repeat" -gt 1 ] && echo "each cell: the run with the median req/s of $repeat runs"
+echo "uptime before: $uptime_before"
+echo "uptime after:  $uptime_after"
+echo
+awk '
+function val(k,   i, n) {
+	for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) return substr($i, n + 1) }
+	return ""
+}
+{
+	key = val("server") SUBSEP val("conns")
+	if (!(key in runs)) order[++n] = key
+	r = ++runs[key]
+	R[key, r] = val("rps"); P50[key, r] = val("p50_us"); P99[key, r] = val("p99_us"); MX[key, r] = val("max_us")
+	ANS[key, r] = val("answers")
+	if (val("check") != "ok") bad[key] = 1
+}
+END {
+	for (i = 1; i <= n; i++) {
+		key = order[i]; m = runs[key]
+		for (a = 1; a <= m; a++) idx[a] = a
+		for (a = 2; a <= m; a++)
+			for (b = a; b > 1 && R[key, idx[b - 1]] + 0 > R[key, idx[b]] + 0; b--) { t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t }
+		r = idx[int((m + 1) / 2)]
+		rps[key] = R[key, r]; p50[key] = P50[key, r]; p99[key] = P99[key, r]; mx[key] = MX[key, r]; ans[key] = ANS[key, r]
+		split(key, f, SUBSEP)
+		if (f[1] == "nullsrv") ceil[f[2]] = rps[key]
+	}
+	printf "%-18s %5s %10s %9s %9s %10s %7s  %s\n", "server", "conns", "req/s", "p50 us", "p99 us", "max us", "vs null", "answers"
+	for (i = 1; i <= n; i++) {
+		k = order[i]; split(k, f, SUBSEP)
+		c = ceil[f[2]]
+		ratio = (c > 0) ? sprintf("%6.1f%%", 100 * rps[k] / c) : "      -"
+		printf "%-18s %5s %10s %9s %9s %10s %7s  %s%s\n", f[1], f[2], rps[k], p50[k], p99[k], mx[k], ratio, ans[k], (k in bad) ? "  WRONG" : ""
+	}
+}' "$W/results"
+echo
+echo "cache misses: $nmiss fresh no-policy domains, one lookup at a time, then the same domains again"
+awk '
+function val(k,   i, n) {
+	for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) return substr($i, n + 1) }
+	return ""
+}
+BEGIN { printf "%-26s %-6s %9s %9s %10s  %s\n", "server", "pass", "p50 us", "p99 us", "max us", "answers" }
+{
+	a = val("answers"); if (a == "") a = val("status")
+	printf "%-26s %-6s %9s %9s %10s  %s%s\n", val("server"), val("pass"), val("p50_us"), val("p99_us"), val("max_us"), a, val("check") == "ok" ? "" : "  WRONG"
+}' "$W/misses"
+exit $status
