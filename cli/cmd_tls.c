@@ -84,6 +84,8 @@ static int cmd_tls_set(cli *c, int argc, char **argv)
 }
 
 int cli_cmd_tls_report(cli *c, int argc, char **argv); /* cli/cmd_events.c */
+int cli_cmd_tls_check(cli *c, int argc, char **argv);  /* cli/cmd_tlscheck.c */
+int cli_cmd_tls_survey(cli *c, int argc, char **argv); /* cli/cmd_tlscheck.c */
 
 static const cli_cmd cmds[] = {
 	{"show", "ACCOUNT", "show an account's TLS requirement", "tls show acme", cmd_tls_show, CLI_F_SELF, "",
@@ -94,6 +96,15 @@ static const cli_cmd cmds[] = {
 	 "--mode= --require-valid-cert= --min-version= --yes", {CLI_ARG_ACCOUNT, CLI_ARG_NONE, CLI_ARG_NONE}},
 	{"report", "ACCOUNT [--since TIME]", "an account's TLS posture: share delivered over TLS, versions, blocked, clear-text domains",
 	 "tls report acme --since 30d", cli_cmd_tls_report, CLI_F_SELF, "--since=", {CLI_ARG_ACCOUNT, CLI_ARG_NONE, CLI_ARG_NONE}},
+	{"check", "DOMAIN [--port N] [--dns ADDR[@PORT]] [--trust-anchor FILE|none] [--ca-file FILE] [--timeout S] [--helo NAME] [--json]",
+	 "probe a domain's MX hosts (STARTTLS, TLS, certificate) and say what each TLS setting would do",
+	 "tls check example.com", cli_cmd_tls_check, CLI_F_NODB | CLI_F_CHECK,
+	 "--port= --dns= --trust-anchor= --ca-file= --timeout= --helo= --json", {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},
+	{"survey", "FILE|--account ACCOUNT [--concurrency N] [--json|--csv OUT] [--port N] [--dns ADDR[@PORT]] [--trust-anchor FILE|none] [--ca-file FILE] [--timeout S] [--helo NAME]",
+	 "probe the MX hosts of many domains and summarize: STARTTLS, trusted TLS, failures by category",
+	 "tls survey --account acme --csv acme-tls.csv", cli_cmd_tls_survey, CLI_F_NODB,
+	 "--account= --concurrency= --json --csv= --port= --dns= --trust-anchor= --ca-file= --timeout= --helo=",
+	 {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},
 	{NULL, NULL, NULL, NULL, NULL, 0, NULL, {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},
 };
 

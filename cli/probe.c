@@ -1,0 +1,1383 @@
+/*
+ * The TLS probe engine (see probe.h).
+ *
+ * Data: the domains and the hosts are arrays addressed by index (they
+ * grow, so nothing keeps a pointer into them), each with a hash table
+ * on the name so that a host shared by many domains is probed once.
+ * A host remembers the domains waiting for it; a domain counts the hosts
+ * it still waits for.
+ *
+ * Flow: a domain's MX lookup -> its hosts (new ones: A and AAAA lookups)
+ * -> the run queue -> a connection slot (at most `concurrency`) -> the
+ * SMTP/TLS state machine below -> the host's result -> the domains that
+ * waited for it.  DNS lookups in flight are bounded too.
+ *
+ * A connection: CONNECT (non-blocking connect, then SO_ERROR) -> BANNER
+ * (220) -> EHLO (250, STARTTLS offered?) -> STARTTLS (220) -> HANDSHAKE
+ * (SSL_connect until done) -> the verdict -> QUIT (its reply awaited
+ * until the step's deadline, then closed whatever it says).
+ */
+#include "probe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "smtpreply.h"
+
+/* snprintf for messages, where cutting a long name short is intended. */
+static int fmt(char *out, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static int fmt(char *out, size_t len, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(out, len, f, ap);
+	va_end(ap);
+	return n;
+}
+
+/* ---------------------------------------------------------------- */
+/* Names */
+
+const char *probe_cat_name(probe_cat c)
+{
+	switch (c) {
+	case PROBE_TRUSTED:
+		return "trusted TLS";
+	case PROBE_NO_STARTTLS:
+		return "STARTTLS not offered";
+	case PROBE_NAME_MISMATCH:
+		return "name mismatch";
+	case PROBE_UNKNOWN_CA:
+		return "unknown authority / self-signed";
+	case PROBE_EXPIRED:
+		return "expired / not yet valid";
+	case PROBE_WEAK:
+		return "weak or malformed";
+	case PROBE_HANDSHAKE:
+		return "handshake failure";
+	case PROBE_CONNECT:
+		return "connection failure";
+	case PROBE_CAT_COUNT:
+		break;
+	}
+	return "?";
+}
+
+const char *probe_cat_key(probe_cat c)
+{
+	static const char *const k[PROBE_CAT_COUNT] = {"trusted",         "no_starttls", "name_mismatch", "unknown_authority",
+	                                               "expired",         "weak",        "handshake",     "connection"};
+	return (unsigned)c < PROBE_CAT_COUNT ? k[c] : "?";
+}
+
+const char *probe_setting_name(probe_setting s)
+{
+	static const char *const n[PROBE_SET_COUNT] = {"opportunistic", "enforced", "enforced + valid certificate",
+	                                               "minimum TLSv1.3"};
+	return (unsigned)s < PROBE_SET_COUNT ? n[s] : "?";
+}
+
+const char *probe_setting_key(probe_setting s)
+{
+	static const char *const n[PROBE_SET_COUNT] = {"opportunistic", "enforced", "enforced_valid_cert", "min_tls13"};
+	return (unsigned)s < PROBE_SET_COUNT ? n[s] : "?";
+}
+
+const char *probe_outcome_name(probe_outcome o)
+{
+	switch (o) {
+	case PROBE_OUT_ENCRYPTED:
+		return "encrypted";
+	case PROBE_OUT_CLEAR:
+		return "clear";
+	case PROBE_OUT_DELIVERED:
+		return "delivered";
+	case PROBE_OUT_BLOCKED:
+		return "blocked";
+	case PROBE_OUT_NOMAIL:
+		return "no mail";
+	case PROBE_OUT_UNREACHABLE:
+		return "unreachable";
+	}
+	return "?";
+}
+
+/* ---------------------------------------------------------------- */
+/* State */
+
+enum cstate { C_FREE = 0, C_CONNECT, C_BANNER, C_EHLO, C_STARTTLS, C_HANDSHAKE, C_QUIT };
+
+typedef struct conn {
+	enum cstate state;
+	size_t host;
+	int fd;
+	SSL *ssl;
+	short want;      /* POLLIN / POLLOUT */
+	int64_t deadline;
+	int64_t start;
+	char in[4096];
+	size_t inlen;
+	char out[DNS_NAME_MAX + 16];
+	size_t outlen, outoff;
+	/* verification errors seen (verify callback) */
+	int v_unknown, v_selfsigned, v_expired, v_notyet, v_other;
+	char v_other_text[96];
+} conn;
+
+/* A DNS lookup in flight: its callback argument, freed with the probe. */
+typedef struct qarg {
+	struct qarg *next;
+	probe *p;
+	size_t idx;
+	int kind; /* 'M' MX of a domain, 'A' / '6' of a host */
+} qarg;
+
+typedef struct idxvec {
+	size_t *v;
+	size_t n, cap;
+} idxvec;
+
+struct probe {
+	probe_conf conf;
+	dns_ctx *dns;
+	SSL_CTX *ssl;
+	probe_domain *dom;
+	size_t n_dom, cap_dom, next_dom, dom_done;
+	size_t *dom_left;     /* hosts each domain still waits for */
+	probe_host *host;
+	idxvec *host_waiters; /* domains waiting for each host */
+	size_t n_host, cap_host, host_done;
+	size_t *dtab, dtab_cap; /* hash tables: index + 1, 0 = empty */
+	size_t *htab, htab_cap;
+	idxvec runq;
+	size_t runq_head;
+	conn *conns;
+	int n_conns, active;
+	qarg *qargs;
+	int conn_ex; /* SSL ex_data index of the conn */
+};
+
+static int push(idxvec *v, size_t x)
+{
+	if (v->n == v->cap) {
+		size_t nc = v->cap ? v->cap * 2 : 4;
+		size_t *nv = realloc(v->v, nc * sizeof(*nv));
+		if (nv == NULL)
+			return -1;
+		v->v = nv;
+		v->cap = nc;
+	}
+	v->v[v->n++] = x;
+	return 0;
+}
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* Find name in a table (tab holds index + 1); the slot for it in *slot. */
+static size_t *lookup_slot(size_t *tab, size_t cap, const char *name, const char *(*name_of)(const probe *, size_t),
+                           const probe *p)
+{
+	size_t i = (size_t)(hash(name) & (cap - 1));
+	for (;;) {
+		if (tab[i] == 0 || !strcmp(name_of(p, tab[i] - 1), name))
+			return &tab[i];
+		i = (i + 1) & (cap - 1);
+	}
+}
+
+static const char *dom_name(const probe *p, size_t i)
+{
+	return p->dom[i].name;
+}
+
+static const char *host_name(const probe *p, size_t i)
+{
+	return p->host[i].name;
+}
+
+/* Grow a hash table to hold n + 1 entries at most half full. */
+static int rehash(size_t **tab, size_t *cap, size_t n, const char *(*name_of)(const probe *, size_t), const probe *p)
+{
+	size_t nc, *nt;
+
+	if ((n + 1) * 2 <= *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 64;
+	while ((n + 1) * 2 > nc)
+		nc *= 2;
+	if ((nt = calloc(nc, sizeof(*nt))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		*lookup_slot(nt, nc, name_of(p, i), name_of, p) = i + 1;
+	free(*tab);
+	*tab = nt;
+	*cap = nc;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Setup */
+
+static int verify_cb(int ok, X509_STORE_CTX *x);
+static int conn_ex_index = -1;
+
+probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
+{
+	probe *p = calloc(1, sizeof(*p));
+	dns_conf dc = {conf->dns_forward, conf->trust_anchor_file, NULL};
+
+	if (p == NULL) {
+		fmt(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->conf = *conf;
+	if (p->conf.concurrency < 1)
+		p->conf.concurrency = 1;
+	if (p->conf.timeout_ms < 1)
+		p->conf.timeout_ms = 1;
+	if (p->conf.port < 1)
+		p->conf.port = 25;
+	if (p->conf.helo == NULL)
+		p->conf.helo = "localhost";
+	if (dns_open(&p->dns, &dc, err, errlen) != 0)
+		goto bad;
+	if ((p->ssl = SSL_CTX_new(TLS_client_method())) == NULL) {
+		fmt(err, errlen, "cannot create a TLS context");
+		goto bad;
+	}
+	/* See what the server does: every version and cipher, then judge. */
+	SSL_CTX_set_security_level(p->ssl, 0);
+	SSL_CTX_set_min_proto_version(p->ssl, TLS1_VERSION);
+	SSL_CTX_set_cipher_list(p->ssl, "ALL:@SECLEVEL=0");
+	SSL_CTX_set_options(p->ssl, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(p->ssl, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_verify(p->ssl, SSL_VERIFY_PEER, verify_cb);
+	if (conf->ca_file != NULL) {
+		if (SSL_CTX_load_verify_locations(p->ssl, conf->ca_file, NULL) != 1) {
+			fmt(err, errlen, "cannot read the CA certificates in %s", conf->ca_file);
+			goto bad;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(p->ssl) != 1) {
+		fmt(err, errlen, "cannot load the system's CA certificates");
+		goto bad;
+	}
+	if (conn_ex_index < 0)
+		conn_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	p->conn_ex = conn_ex_index;
+	p->n_conns = p->conf.concurrency;
+	if ((p->conns = calloc((size_t)p->n_conns, sizeof(*p->conns))) == NULL) {
+		fmt(err, errlen, "out of memory");
+		goto bad;
+	}
+	for (int i = 0; i < p->n_conns; i++)
+		p->conns[i].fd = -1;
+	return p;
+bad:
+	ERR_clear_error();
+	probe_free(p);
+	return NULL;
+}
+
+static void conn_close(probe *p, conn *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->ssl = NULL;
+	c->fd = -1;
+	if (c->state != C_FREE)
+		p->active--;
+	c->state = C_FREE;
+}
+
+void probe_free(probe *p)
+{
+	if (p == NULL)
+		return;
+	for (int i = 0; p->conns && i < p->n_conns; i++)
+		conn_close(p, &p->conns[i]);
+	dns_close(p->dns);
+	while (p->qargs) {
+		qarg *q = p->qargs;
+		p->qargs = q->next;
+		free(q);
+	}
+	SSL_CTX_free(p->ssl);
+	for (size_t i = 0; i < p->n_host; i++)
+		free(p->host_waiters[i].v);
+	free(p->host_waiters);
+	free(p->host);
+	free(p->dom);
+	free(p->dom_left);
+	free(p->dtab);
+	free(p->htab);
+	free(p->runq.v);
+	free(p->conns);
+	free(p);
+}
+
+long probe_add(probe *p, const char *domain)
+{
+	size_t *slot;
+
+	if (rehash(&p->dtab, &p->dtab_cap, p->n_dom, dom_name, p) != 0)
+		return -1;
+	slot = lookup_slot(p->dtab, p->dtab_cap, domain, dom_name, p);
+	if (*slot)
+		return (long)(*slot - 1);
+	if (p->n_dom == p->cap_dom) {
+		size_t nc = p->cap_dom ? p->cap_dom * 2 : 16;
+		probe_domain *nd = realloc(p->dom, nc * sizeof(*nd));
+		size_t *nl;
+		if (nd == NULL)
+			return -1;
+		p->dom = nd;
+		if ((nl = realloc(p->dom_left, nc * sizeof(*nl))) == NULL)
+			return -1;
+		p->dom_left = nl;
+		p->cap_dom = nc;
+	}
+	memset(&p->dom[p->n_dom], 0, sizeof(p->dom[0]));
+	fmt(p->dom[p->n_dom].name, sizeof(p->dom[0].name), "%s", domain);
+	p->dom_left[p->n_dom] = 0;
+	*slot = p->n_dom + 1;
+	return (long)p->n_dom++;
+}
+
+size_t probe_n_domains(const probe *p)
+{
+	return p->n_dom;
+}
+
+const probe_domain *probe_domain_at(const probe *p, size_t i)
+{
+	return i < p->n_dom ? &p->dom[i] : NULL;
+}
+
+size_t probe_n_hosts(const probe *p)
+{
+	return p->n_host;
+}
+
+const probe_host *probe_host_at(const probe *p, size_t i)
+{
+	return i < p->n_host ? &p->host[i] : NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Completion */
+
+static void progress(probe *p)
+{
+	if (p->conf.progress)
+		p->conf.progress(p->conf.progress_arg, p->dom_done, p->n_dom, p->host_done, p->n_host);
+}
+
+static void domain_check_done(probe *p, size_t d)
+{
+	if (p->dom[d].done || p->dom[d].status == PROBE_D_PENDING || p->dom_left[d] > 0)
+		return;
+	p->dom[d].done = 1;
+	p->dom_done++;
+	progress(p);
+}
+
+static void host_finish(probe *p, size_t h)
+{
+	probe_host *ho = &p->host[h];
+	idxvec *w = &p->host_waiters[h];
+
+	if (ho->done)
+		return;
+	ho->done = 1;
+	p->host_done++;
+	for (size_t i = 0; i < w->n; i++) {
+		p->dom_left[w->v[i]]--;
+		domain_check_done(p, w->v[i]);
+	}
+	free(w->v);
+	memset(w, 0, sizeof(*w));
+}
+
+static void host_fail(probe *p, size_t h, probe_cat cat, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+
+static void host_fail(probe *p, size_t h, probe_cat cat, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->host[h].cat = cat;
+	va_start(ap, fmt);
+	vsnprintf(p->host[h].error, sizeof(p->host[h].error), fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------------- */
+/* DNS */
+
+static void on_dns(void *arg, const dns_result *r);
+
+static int ask(probe *p, size_t idx, int kind, const char *name, int type)
+{
+	qarg *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return -1;
+	q->p = p;
+	q->idx = idx;
+	q->kind = kind;
+	q->next = p->qargs;
+	p->qargs = q;
+	return dns_resolve(p->dns, name, type, dns_now_ms() + p->conf.timeout_ms, on_dns, q);
+}
+
+static long host_get(probe *p, const char *name, size_t dom)
+{
+	size_t *slot, h;
+
+	if (rehash(&p->htab, &p->htab_cap, p->n_host, host_name, p) != 0)
+		return -1;
+	slot = lookup_slot(p->htab, p->htab_cap, name, host_name, p);
+	if (*slot) {
+		h = *slot - 1;
+	} else {
+		if (p->n_host == p->cap_host) {
+			size_t nc = p->cap_host ? p->cap_host * 2 : 16;
+			probe_host *nh = realloc(p->host, nc * sizeof(*nh));
+			idxvec *nw;
+			if (nh == NULL)
+				return -1;
+			p->host = nh;
+			if ((nw = realloc(p->host_waiters, nc * sizeof(*nw))) == NULL)
+				return -1;
+			p->host_waiters = nw;
+			p->cap_host = nc;
+		}
+		h = p->n_host++;
+		memset(&p->host[h], 0, sizeof(p->host[h]));
+		memset(&p->host_waiters[h], 0, sizeof(p->host_waiters[h]));
+		fmt(p->host[h].name, sizeof(p->host[h].name), "%s", name);
+		*slot = h + 1;
+		p->host[h].dns_left = 2;
+		if (ask(p, h, 'A', name, DNS_RR_A) != 0) {
+			p->host[h].dns_left--;
+		}
+		if (ask(p, h, '6', name, DNS_RR_AAAA) != 0)
+			p->host[h].dns_left--;
+		if (p->host[h].dns_left == 0) {
+			host_fail(p, h, PROBE_CONNECT, "cannot start the address lookup");
+			host_finish(p, h);
+		}
+	}
+	if (!p->host[h].done) {
+		if (push(&p->host_waiters[h], dom) != 0)
+			return -1;
+		p->dom_left[dom]++;
+	}
+	return (long)h;
+}
+
+static void host_addresses_known(probe *p, size_t h)
+{
+	probe_host *ho = &p->host[h];
+
+	if (ho->done)
+		return;
+	if (ho->n_addr == 0) {
+		if (ho->error[0] == '\0')
+			host_fail(p, h, PROBE_CONNECT, "no address (no A or AAAA record)");
+		else
+			ho->cat = PROBE_CONNECT;
+		host_finish(p, h);
+		return;
+	}
+	ho->error[0] = '\0';
+	if (push(&p->runq, h) != 0) {
+		host_fail(p, h, PROBE_CONNECT, "out of memory");
+		host_finish(p, h);
+	}
+}
+
+static void on_host_addr(probe *p, size_t h, int kind, const dns_result *r)
+{
+	probe_host *ho = &p->host[h];
+	size_t want = kind == 'A' ? 4 : 16;
+
+	if (r->status == DNS_OK) {
+		for (size_t i = 0; i < r->n && ho->n_addr < 8; i++) {
+			if ((size_t)r->len[i] != want)
+				continue;
+			ho->addrs[ho->n_addr][0] = kind == 'A' ? 4 : 6;
+			memcpy(&ho->addrs[ho->n_addr][1], r->data[i], want);
+			ho->n_addr++;
+		}
+	} else if (r->status != DNS_NODATA && ho->error[0] == '\0') {
+		fmt(ho->error, sizeof(ho->error), "%s %s: %s", kind == 'A' ? "A" : "AAAA", ho->name,
+		         r->why ? r->why : dns_status_name(r->status));
+	}
+	/* IPv4 first: keep the A records ahead of the AAAA ones */
+	if (kind == 'A' && ho->n_addr > 0 && ho->addrs[0][0] == 6) {
+		unsigned char tmp[8][17];
+		size_t n4 = 0, n = 0;
+		for (size_t i = 0; i < ho->n_addr; i++)
+			if (ho->addrs[i][0] == 4)
+				memcpy(tmp[n4++], ho->addrs[i], 17);
+		n = n4;
+		for (size_t i = 0; i < ho->n_addr; i++)
+			if (ho->addrs[i][0] == 6)
+				memcpy(tmp[n++], ho->addrs[i], 17);
+		memcpy(ho->addrs, tmp, sizeof(tmp));
+	}
+	if (--ho->dns_left == 0)
+		host_addresses_known(p, h);
+}
+
+static void on_mx(probe *p, size_t d, const dns_result *r)
+{
+	probe_domain *dm = &p->dom[d];
+	struct {
+		int pref;
+		char name[DNS_NAME_MAX + 1];
+	} mx[PROBE_DOMAIN_MX];
+	size_t n = 0, nulls = 0;
+
+	switch (r->status) {
+	case DNS_NXDOMAIN:
+		dm->status = PROBE_D_NXDOMAIN;
+		fmt(dm->error, sizeof(dm->error), "no such domain (NXDOMAIN)");
+		break;
+	case DNS_NODATA:
+		/* RFC 5321 section 5.1: the domain itself is the implicit MX */
+		dm->status = PROBE_D_MX;
+		dm->implicit = 1;
+		fmt(mx[0].name, sizeof(mx[0].name), "%s", dm->name);
+		mx[0].pref = 0;
+		n = 1;
+		break;
+	case DNS_TEMPFAIL:
+	case DNS_BOGUS:
+		dm->status = PROBE_D_DNSFAIL;
+		fmt(dm->error, sizeof(dm->error), "MX %s: %s", dm->name, r->why ? r->why : dns_status_name(r->status));
+		break;
+	case DNS_OK:
+		for (size_t i = 0; i < r->n; i++) {
+			int pref, dup = 0;
+			char name[DNS_NAME_MAX + 1];
+			if (dns_mx_parse(&pref, name, r->data[i], (size_t)r->len[i]) != 0)
+				continue;
+			if (name[0] == '\0') {
+				nulls++;
+				continue;
+			}
+			for (size_t k = 0; k < n; k++)
+				dup |= !strcmp(mx[k].name, name);
+			if (dup || n == PROBE_DOMAIN_MX)
+				continue;
+			/* insertion by preference, stable */
+			size_t at = n;
+			while (at > 0 && mx[at - 1].pref > pref) {
+				mx[at] = mx[at - 1];
+				at--;
+			}
+			mx[at].pref = pref;
+			memcpy(mx[at].name, name, sizeof(name));
+			n++;
+		}
+		if (n == 0 && nulls > 0) {
+			/* RFC 7505 */
+			dm->status = PROBE_D_NULLMX;
+			fmt(dm->error, sizeof(dm->error), "does not accept mail (null MX, RFC 7505)");
+		} else if (n == 0) {
+			dm->status = PROBE_D_DNSFAIL;
+			fmt(dm->error, sizeof(dm->error), "MX %s: no usable record", dm->name);
+		} else {
+			dm->status = PROBE_D_MX;
+		}
+		break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		long h = host_get(p, mx[i].name, d);
+		dm = &p->dom[d];
+		if (h < 0)
+			continue;
+		dm->mx[dm->n_mx] = (size_t)h;
+		dm->pref[dm->n_mx++] = mx[i].pref;
+	}
+	domain_check_done(p, d);
+}
+
+static void on_dns(void *arg, const dns_result *r)
+{
+	qarg *q = arg;
+
+	if (q->kind == 'M')
+		on_mx(q->p, q->idx, r);
+	else
+		on_host_addr(q->p, q->idx, q->kind, r);
+}
+
+/* ---------------------------------------------------------------- */
+/* Connections */
+
+static int verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *s = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	conn *c = s ? SSL_get_ex_data(s, conn_ex_index) : NULL;
+	int e = X509_STORE_CTX_get_error(x);
+
+	if (ok || c == NULL)
+		return 1;
+	switch (e) {
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		c->v_selfsigned = 1;
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		c->v_unknown = 1;
+		break;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+		c->v_expired = 1;
+		break;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+		c->v_notyet = 1;
+		break;
+	default:
+		if (!c->v_other) {
+			c->v_other = 1;
+			fmt(c->v_other_text, sizeof(c->v_other_text), "%s", X509_verify_cert_error_string(e));
+		}
+		break;
+	}
+	return 1; /* go on: the verdict is ours */
+}
+
+static void send_line(conn *c, const char *line)
+{
+	int n = fmt(c->out, sizeof(c->out), "%s\r\n", line);
+	c->outlen = n > 0 && (size_t)n < sizeof(c->out) ? (size_t)n : 0;
+	c->outoff = 0;
+}
+
+static void step_deadline(probe *p, conn *c)
+{
+	c->deadline = dns_now_ms() + p->conf.timeout_ms;
+}
+
+static void addr_text(char *out, size_t len, const unsigned char *a)
+{
+	if (a[0] == 4)
+		inet_ntop(AF_INET, a + 1, out, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, a + 1, out, (socklen_t)len);
+}
+
+/* Start connecting host h's next address in slot c: 0, or -1 (the host failed). */
+static int conn_start(probe *p, conn *c, size_t h)
+{
+	probe_host *ho = &p->host[h];
+
+	while (ho->next_addr < ho->n_addr) {
+		const unsigned char *a = ho->addrs[ho->next_addr++];
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		int fd;
+
+		memset(&ss, 0, sizeof(ss));
+		addr_text(ho->addr, sizeof(ho->addr), a);
+		if (a[0] == 4) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons((uint16_t)p->conf.port);
+			memcpy(&s4->sin_addr, a + 1, 4);
+			sl = sizeof(*s4);
+		} else {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons((uint16_t)p->conf.port);
+			memcpy(&s6->sin6_addr, a + 1, 16);
+			sl = sizeof(*s6);
+		}
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			host_fail(p, h, PROBE_CONNECT, "socket: %s", strerror(errno));
+			return -1; /* out of descriptors: no point trying the next address */
+		}
+		if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
+			host_fail(p, h, PROBE_CONNECT, "connect to %s port %d: %s", ho->addr, p->conf.port, strerror(errno));
+			close(fd);
+			continue;
+		}
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		c->host = h;
+		c->state = C_CONNECT;
+		c->want = POLLOUT;
+		c->start = dns_now_ms();
+		step_deadline(p, c);
+		p->active++;
+		return 0;
+	}
+	return -1;
+}
+
+/* Cipher, version and the certificate's verdict, after the handshake. */
+static void judge_tls(probe *p, conn *c)
+{
+	probe_host *ho = &p->host[c->host];
+	X509 *cert = SSL_get1_peer_certificate(c->ssl);
+	const char *cipher = SSL_get_cipher_name(c->ssl);
+	char problems[PROBE_ERR_MAX] = "", weak[128] = "";
+	probe_cat cat = PROBE_TRUSTED;
+	size_t o = 0;
+
+	ho->tls = 1;
+	ho->tls_version = SSL_version(c->ssl);
+	fmt(ho->version, sizeof(ho->version), "%s", SSL_get_version(c->ssl));
+	fmt(ho->cipher, sizeof(ho->cipher), "%s", cipher ? cipher : "?");
+	if (cert == NULL) {
+		host_fail(p, c->host, PROBE_UNKNOWN_CA, "no certificate (anonymous cipher %s)", ho->cipher);
+		return;
+	}
+	/* the names it holds: the DNS SANs, else the subject CN */
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_DNS)
+			continue;
+		const unsigned char *s = ASN1_STRING_get0_data(g->d.dNSName);
+		int n = ASN1_STRING_length(g->d.dNSName);
+		for (int k = 0; k < n && o + 3 < sizeof(ho->names); k++) {
+			if (k == 0 && o > 0) {
+				ho->names[o++] = ',';
+				ho->names[o++] = ' ';
+			}
+			ho->names[o++] = (s[k] >= 0x21 && s[k] < 0x7f) ? (char)s[k] : '?';
+		}
+	}
+	GENERAL_NAMES_free(gens);
+	ho->names[o] = '\0';
+	if (o == 0) {
+		char cn[256];
+		if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) > 0)
+			for (size_t k = 0; cn[k] && o + 1 < sizeof(ho->names); k++)
+				ho->names[o++] = ((unsigned char)cn[k] >= 0x20 && (unsigned char)cn[k] < 0x7f) ? cn[k] : '?';
+		ho->names[o] = '\0';
+	}
+	/* RFC 6125 as OpenSSL applies it: a wildcard stands for one whole label */
+	ho->name_ok = X509_check_host(cert, ho->name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+
+	/* weak or malformed */
+	{
+		const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
+		EVP_PKEY *pk = X509_get0_pubkey(cert);
+		int md = 0, pkn = 0, bits = pk ? EVP_PKEY_get_bits(pk) : 0, id = pk ? EVP_PKEY_get_base_id(pk) : 0;
+		size_t w = 0;
+#define WEAK(...) w += (size_t)fmt(weak + w, w < sizeof(weak) ? sizeof(weak) - w : 0, __VA_ARGS__)
+		if (serial && ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
+			WEAK("%snegative serial number", w ? ", " : "");
+		if (pk == NULL)
+			WEAK("%sunreadable public key", w ? ", " : "");
+		else if (((id == EVP_PKEY_RSA || id == EVP_PKEY_DSA || id == EVP_PKEY_DH) && bits < 2048) ||
+		         (id == EVP_PKEY_EC && bits < 224))
+			WEAK("%s%d-bit %s key", w ? ", " : "", bits, OBJ_nid2sn(id));
+		if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md, &pkn) &&
+		    (md == NID_sha1 || md == NID_md5 || md == NID_md4 || md == NID_md2))
+			WEAK("%s%s signature", w ? ", " : "", OBJ_nid2sn(md));
+		if (ho->tls_version < TLS1_2_VERSION)
+			WEAK("%s%s only (below TLSv1.2)", w ? ", " : "", ho->version);
+		if (w >= sizeof(weak))
+			weak[sizeof(weak) - 1] = '\0';
+#undef WEAK
+	}
+	ho->verified = !(c->v_unknown || c->v_selfsigned || c->v_expired || c->v_notyet || c->v_other) &&
+	               SSL_get_verify_result(c->ssl) == X509_V_OK;
+
+	/* the category: the first problem in this order; the text lists them all */
+	o = 0;
+#define PROB(k, ...)                                                                          \
+	do {                                                                                  \
+		if (cat == PROBE_TRUSTED)                                                     \
+			cat = (k);                                                            \
+		o += (size_t)fmt(problems + o, o < sizeof(problems) ? sizeof(problems) - o : 0, \
+		                      "%s", o ? "; " : "");                                    \
+		o += (size_t)fmt(problems + o, o < sizeof(problems) ? sizeof(problems) - o : 0, \
+		                      __VA_ARGS__);                                           \
+	} while (0)
+	if (c->v_selfsigned)
+		PROB(PROBE_UNKNOWN_CA, "self-signed certificate");
+	else if (c->v_unknown)
+		PROB(PROBE_UNKNOWN_CA, "signed by an unknown authority");
+	if (c->v_expired)
+		PROB(PROBE_EXPIRED, "certificate expired");
+	if (c->v_notyet)
+		PROB(PROBE_EXPIRED, "certificate not yet valid");
+	if (!ho->name_ok)
+		PROB(PROBE_NAME_MISMATCH, "certificate not for %s (it holds: %s)", ho->name,
+		     ho->names[0] ? ho->names : "no names");
+	if (weak[0])
+		PROB(PROBE_WEAK, "%s", weak);
+	if (c->v_other)
+		PROB(PROBE_WEAK, "certificate invalid: %s", c->v_other_text);
+#undef PROB
+	if (o >= sizeof(problems))
+		problems[sizeof(problems) - 1] = '\0';
+	ho->cat = cat;
+	fmt(ho->error, sizeof(ho->error), "%s", problems);
+	X509_free(cert);
+}
+
+static void tls_error_text(char *out, size_t len, int sslerr)
+{
+	unsigned long e = ERR_peek_last_error();
+	char buf[200];
+
+	if (e != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		fmt(out, len, "%s", buf);
+	} else if (sslerr == SSL_ERROR_SYSCALL) {
+		fmt(out, len, "%s", errno ? strerror(errno) : "connection closed during the handshake");
+	} else if (sslerr == SSL_ERROR_ZERO_RETURN) {
+		fmt(out, len, "connection closed during the handshake");
+	} else {
+		fmt(out, len, "TLS error %d", sslerr);
+	}
+	ERR_clear_error();
+}
+
+/* The host's result is known: say QUIT (over TLS if up) and close after its reply. */
+static void conn_quit(probe *p, conn *c)
+{
+	p->host[c->host].ms = dns_now_ms() - c->start;
+	host_finish(p, c->host);
+	c->inlen = 0;
+	send_line(c, "QUIT");
+	c->state = C_QUIT;
+	c->want = POLLOUT;
+	step_deadline(p, c);
+}
+
+/* A failure before the result: the host's category, and the connection closed. */
+static void conn_fail(probe *p, conn *c, probe_cat cat, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void conn_fail(probe *p, conn *c, probe_cat cat, const char *fmt, ...)
+{
+	va_list ap;
+	probe_host *ho = &p->host[c->host];
+
+	ho->cat = cat;
+	va_start(ap, fmt);
+	vsnprintf(ho->error, sizeof(ho->error), fmt, ap);
+	va_end(ap);
+	ho->ms = dns_now_ms() - c->start;
+	host_finish(p, c->host);
+	conn_close(p, c);
+}
+
+/* Write what is pending: 1 done, 0 wait, -1 error. */
+static int conn_flush(conn *c)
+{
+	while (c->outoff < c->outlen) {
+		if (c->ssl) {
+			size_t w = 0;
+			int r = SSL_write_ex(c->ssl, c->out + c->outoff, c->outlen - c->outoff, &w);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+					c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+					return 0;
+				}
+				ERR_clear_error();
+				return -1;
+			}
+			c->outoff += w;
+		} else {
+			ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+					c->want = POLLOUT;
+					return 0;
+				}
+				return -1;
+			}
+			c->outoff += (size_t)w;
+		}
+	}
+	return 1;
+}
+
+/* Read more: >0 bytes, 0 wait, -1 closed or error (errno or TLS). */
+static int conn_fill(conn *c)
+{
+	size_t room = sizeof(c->in) - c->inlen;
+
+	if (room == 0)
+		return -1;
+	if (c->ssl) {
+		size_t n = 0;
+		int r = SSL_read_ex(c->ssl, c->in + c->inlen, room, &n);
+		if (r <= 0) {
+			int e = SSL_get_error(c->ssl, r);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+				c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+				return 0;
+			}
+			ERR_clear_error();
+			return -1;
+		}
+		c->inlen += n;
+		return (int)n;
+	} else {
+		ssize_t n = recv(c->fd, c->in + c->inlen, room, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			c->want = POLLIN;
+			return 0;
+		}
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0;
+			return -1;
+		}
+		c->inlen += (size_t)n;
+		return (int)n;
+	}
+}
+
+static const char *step_name(enum cstate s)
+{
+	switch (s) {
+	case C_CONNECT:
+		return "connect";
+	case C_BANNER:
+		return "the greeting";
+	case C_EHLO:
+		return "the EHLO reply";
+	case C_STARTTLS:
+		return "the STARTTLS reply";
+	case C_HANDSHAKE:
+		return "the TLS handshake";
+	case C_QUIT:
+		return "the QUIT reply";
+	case C_FREE:
+		break;
+	}
+	return "?";
+}
+
+/* Failure category of a connection lost in a step. */
+static probe_cat lost_cat(const conn *c)
+{
+	return c->state == C_HANDSHAKE ? PROBE_HANDSHAKE : PROBE_CONNECT;
+}
+
+/* Read one whole reply: 1 (in *r), 0 wait, -1 failed (the connection is closed). */
+static int conn_reply(probe *p, conn *c, smtp_reply *r)
+{
+	for (;;) {
+		const char *why;
+		smtp_reply_status s = smtp_reply_parse(r, c->in, c->inlen, &why);
+		if (s == SMTP_REPLY_DONE) {
+			memmove(c->in, c->in + r->used, c->inlen - r->used);
+			c->inlen -= r->used;
+			return 1;
+		}
+		if (s == SMTP_REPLY_BAD) {
+			if (c->state == C_QUIT) {
+				conn_close(p, c);
+				return -1;
+			}
+			conn_fail(p, c, lost_cat(c), "bad reply in %s: %s", step_name(c->state), why);
+			return -1;
+		}
+		int n = conn_fill(c);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (c->state == C_QUIT) {
+				conn_close(p, c);
+				return -1;
+			}
+			conn_fail(p, c, lost_cat(c), "connection closed in %s%s%s", step_name(c->state), errno ? ": " : "",
+			          errno ? strerror(errno) : "");
+			return -1;
+		}
+	}
+}
+
+static void conn_step(probe *p, conn *c)
+{
+	probe_host *ho = &p->host[c->host];
+	smtp_reply r;
+	int k;
+
+	for (;;) {
+		switch (c->state) {
+		case C_FREE:
+			return;
+		case C_CONNECT: {
+			int err = 0;
+			socklen_t el = sizeof(err);
+			struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
+			if (poll(&pf, 1, 0) <= 0)
+				return;
+			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+				err = errno;
+			if (err != 0) {
+				size_t h = c->host;
+				host_fail(p, h, PROBE_CONNECT, "connect to %s port %d: %s", ho->addr, p->conf.port,
+				          strerror(err));
+				conn_close(p, c);
+				if (conn_start(p, c, h) != 0) {
+					p->host[h].ms = 0;
+					host_finish(p, h);
+					return;
+				}
+				continue;
+			}
+			c->state = C_BANNER;
+			c->want = POLLIN;
+			step_deadline(p, c);
+			break;
+		}
+		case C_BANNER:
+			if ((k = conn_reply(p, c, &r)) <= 0)
+				return;
+			ho->reached = 1;
+			fmt(ho->banner, sizeof(ho->banner), "%s", r.text);
+			if (r.code != 220) {
+				conn_fail(p, c, PROBE_CONNECT, "greeting %d %s", r.code, r.text);
+				return;
+			}
+			{
+				char ehlo[DNS_NAME_MAX + 8];
+				fmt(ehlo, sizeof(ehlo), "EHLO %s", p->conf.helo);
+				send_line(c, ehlo);
+			}
+			c->state = C_EHLO;
+			step_deadline(p, c);
+			break;
+		case C_EHLO:
+			if ((k = conn_flush(c)) < 0) {
+				conn_fail(p, c, PROBE_CONNECT, "connection lost sending EHLO: %s", strerror(errno));
+				return;
+			}
+			if (k == 0)
+				return;
+			if ((k = conn_reply(p, c, &r)) <= 0)
+				return;
+			if (r.code != 250 || !r.starttls) {
+				ho->cat = PROBE_NO_STARTTLS;
+				if (r.code != 250)
+					fmt(ho->error, sizeof(ho->error), "EHLO refused: %d %s", r.code, r.text);
+				else
+					ho->error[0] = '\0';
+				conn_quit(p, c);
+				break;
+			}
+			ho->starttls = 1;
+			send_line(c, "STARTTLS");
+			c->state = C_STARTTLS;
+			step_deadline(p, c);
+			break;
+		case C_STARTTLS:
+			if ((k = conn_flush(c)) < 0) {
+				conn_fail(p, c, PROBE_CONNECT, "connection lost sending STARTTLS: %s", strerror(errno));
+				return;
+			}
+			if (k == 0)
+				return;
+			if ((k = conn_reply(p, c, &r)) <= 0)
+				return;
+			if (r.code != 220) {
+				ho->cat = PROBE_HANDSHAKE;
+				fmt(ho->error, sizeof(ho->error), "STARTTLS refused: %d %s", r.code, r.text);
+				conn_quit(p, c);
+				break;
+			}
+			if (c->inlen > 0) {
+				/* RFC 3207 section 5: nothing may follow the 220 in the clear */
+				conn_fail(p, c, PROBE_HANDSHAKE, "data after the STARTTLS reply, before the handshake");
+				return;
+			}
+			if ((c->ssl = SSL_new(p->ssl)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+			    SSL_set_ex_data(c->ssl, p->conn_ex, c) != 1 || SSL_set_tlsext_host_name(c->ssl, ho->name) != 1) {
+				ERR_clear_error();
+				conn_fail(p, c, PROBE_HANDSHAKE, "cannot set up TLS");
+				return;
+			}
+			c->state = C_HANDSHAKE;
+			step_deadline(p, c);
+			break;
+		case C_HANDSHAKE: {
+			int rr;
+			ERR_clear_error();
+			errno = 0;
+			rr = SSL_connect(c->ssl);
+			if (rr != 1) {
+				int e = SSL_get_error(c->ssl, rr);
+				char why[220];
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+					c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+					return;
+				}
+				tls_error_text(why, sizeof(why), e);
+				conn_fail(p, c, PROBE_HANDSHAKE, "TLS handshake failed: %s", why);
+				return;
+			}
+			judge_tls(p, c);
+			conn_quit(p, c);
+			break;
+		}
+		case C_QUIT:
+			if ((k = conn_flush(c)) < 0) {
+				conn_close(p, c);
+				return;
+			}
+			if (k == 0)
+				return;
+			if ((k = conn_reply(p, c, &r)) <= 0)
+				return;
+			conn_close(p, c);
+			return;
+		}
+	}
+}
+
+static void conn_timeout(probe *p, conn *c)
+{
+	if (c->state == C_QUIT) {
+		conn_close(p, c);
+		return;
+	}
+	conn_fail(p, c, lost_cat(c), "timeout (%d ms) waiting for %s", p->conf.timeout_ms, step_name(c->state));
+}
+
+/* ---------------------------------------------------------------- */
+/* The loop */
+
+static void start_work(probe *p)
+{
+	size_t dns_limit = (size_t)p->conf.concurrency * 2 + 16;
+
+	/* new domains while DNS has room */
+	while (p->next_dom < p->n_dom && dns_pending(p->dns) < dns_limit) {
+		size_t d = p->next_dom++;
+		if (ask(p, d, 'M', p->dom[d].name, DNS_RR_MX) != 0) {
+			p->dom[d].status = PROBE_D_DNSFAIL;
+			fmt(p->dom[d].error, sizeof(p->dom[d].error), "cannot start the MX lookup");
+			domain_check_done(p, d);
+		}
+	}
+	/* queued hosts into free slots */
+	for (int i = 0; i < p->n_conns && p->runq_head < p->runq.n; i++) {
+		conn *c = &p->conns[i];
+		if (c->state != C_FREE)
+			continue;
+		while (p->runq_head < p->runq.n) {
+			size_t h = p->runq.v[p->runq_head++];
+			if (conn_start(p, c, h) == 0) {
+				conn_step(p, c);
+				break;
+			}
+			host_finish(p, h);
+		}
+	}
+}
+
+int probe_run(probe *p, char *err, size_t errlen)
+{
+	struct pollfd *pf = calloc((size_t)p->n_conns + 1, sizeof(*pf));
+	int *map = calloc((size_t)p->n_conns + 1, sizeof(*map));
+	int rc = 0;
+
+	if (pf == NULL || map == NULL) {
+		free(pf);
+		free(map);
+		fmt(err, errlen, "out of memory");
+		return -1;
+	}
+	progress(p);
+	for (;;) {
+		int64_t now, next;
+		int n = 0, ms;
+
+		if (p->conf.stop && *p->conf.stop)
+			break;
+		start_work(p);
+		if (p->dom_done == p->n_dom && p->active == 0 && dns_pending(p->dns) == 0)
+			break;
+		now = dns_now_ms();
+		next = dns_expire(p->dns, now);
+		pf[n].fd = dns_fd(p->dns);
+		pf[n].events = POLLIN;
+		map[n++] = -1;
+		for (int i = 0; i < p->n_conns; i++) {
+			conn *c = &p->conns[i];
+			if (c->state == C_FREE)
+				continue;
+			if (c->deadline <= now) {
+				conn_timeout(p, c);
+				continue;
+			}
+			if (next < 0 || c->deadline < next)
+				next = c->deadline;
+			pf[n].fd = c->fd;
+			pf[n].events = c->want;
+			map[n++] = i;
+		}
+		if (n == 1 && dns_pending(p->dns) == 0 && p->runq_head >= p->runq.n && p->next_dom >= p->n_dom)
+			continue; /* a timeout just freed everything: re-check */
+		ms = next < 0 ? 1000 : (int)(next - now);
+		if (ms < 0)
+			ms = 0;
+		if (ms > 1000)
+			ms = 1000;
+		if (poll(pf, (nfds_t)n, ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			fmt(err, errlen, "poll: %s", strerror(errno));
+			rc = -1;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (pf[i].revents == 0)
+				continue;
+			if (map[i] < 0) {
+				if (dns_process(p->dns) != 0) {
+					fmt(err, errlen, "the DNS resolver failed");
+					rc = -1;
+				}
+			} else {
+				conn_step(p, &p->conns[map[i]]);
+			}
+		}
+		if (rc != 0)
+			break;
+	}
+	free(pf);
+	free(map);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* Verdicts */
+
+static int passes(const probe_host *h, probe_setting s)
+{
+	switch (s) {
+	case PROBE_SET_OPPORTUNISTIC:
+	case PROBE_SET_ENFORCED:
+		return h->tls && h->tls_version >= TLS1_2_VERSION;
+	case PROBE_SET_VERIFY:
+		return h->tls && h->cat == PROBE_TRUSTED;
+	case PROBE_SET_TLS13:
+		return h->tls && h->tls_version >= TLS1_3_VERSION;
+	case PROBE_SET_COUNT:
+		break;
+	}
+	return 0;
+}
+
+static void why_not(char *out, size_t len, const probe_host *h, probe_setting s)
+{
+	if (!h->starttls)
+		fmt(out, len, "TLS required but not supported: %s %s", h->name,
+		         h->error[0] ? h->error : "does not offer STARTTLS");
+	else if (!h->tls)
+		fmt(out, len, "%s: %s", h->name, h->error);
+	else if (h->tls_version < TLS1_2_VERSION)
+		fmt(out, len, "%s offers only %s, below the minimum TLSv1.2", h->name, h->version);
+	else if (s == PROBE_SET_TLS13)
+		fmt(out, len, "%s offers %s, below the minimum TLSv1.3", h->name, h->version);
+	else
+		fmt(out, len, "%s: %s: %s", h->name, probe_cat_name(h->cat), h->error);
+}
+
+void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, probe_setting s)
+{
+	const probe_host *first = NULL, *deciding = NULL;
+
+	memset(v, 0, sizeof(*v));
+	if (d->status == PROBE_D_NULLMX || d->status == PROBE_D_NXDOMAIN) {
+		v->out = PROBE_OUT_NOMAIL;
+		fmt(v->why, sizeof(v->why), "%s", d->error);
+		return;
+	}
+	if (d->status != PROBE_D_MX) {
+		v->out = PROBE_OUT_UNREACHABLE;
+		fmt(v->why, sizeof(v->why), "%s", d->error[0] ? d->error : "not probed");
+		return;
+	}
+	/* Postfix tries the hosts in preference order; one that does not
+	 * answer (or, when TLS is enforced, does not give what is required)
+	 * passes the mail on to the next. */
+	for (size_t i = 0; i < d->n_mx; i++) {
+		const probe_host *h = &p->host[d->mx[i]];
+		if (!h->done || !h->reached) {
+			if (first == NULL)
+				first = h;
+			continue;
+		}
+		if (s == PROBE_SET_OPPORTUNISTIC) {
+			v->via = h;
+			if (passes(h, s)) {
+				v->out = PROBE_OUT_ENCRYPTED;
+				fmt(v->why, sizeof(v->why), "%s, %s %s", h->name, h->version, h->cipher);
+			} else {
+				v->out = PROBE_OUT_CLEAR;
+				if (!h->starttls)
+					fmt(v->why, sizeof(v->why), "%s does not offer STARTTLS", h->name);
+				else if (h->tls)
+					fmt(v->why, sizeof(v->why), "%s offers only %s, which OpenSSL refuses by default",
+					         h->name, h->version);
+				else
+					fmt(v->why, sizeof(v->why), "%s: %s; sent in the clear instead", h->name, h->error);
+			}
+			return;
+		}
+		if (passes(h, s)) {
+			v->out = PROBE_OUT_DELIVERED;
+			v->via = h;
+			fmt(v->why, sizeof(v->why), "%s, %s %s%s", h->name, h->version, h->cipher,
+			         s == PROBE_SET_VERIFY ? ", certificate verified" : "");
+			return;
+		}
+		if (deciding == NULL)
+			deciding = h;
+	}
+	if (deciding) {
+		v->out = PROBE_OUT_BLOCKED;
+		v->via = deciding;
+		why_not(v->why, sizeof(v->why), deciding, s);
+		return;
+	}
+	v->out = PROBE_OUT_UNREACHABLE;
+	v->via = first;
+	fmt(v->why, sizeof(v->why), "no MX host answered%s%s%s%s", first ? ": " : "", first ? first->name : "",
+	         first ? " " : "", first ? first->error : "");
+}
