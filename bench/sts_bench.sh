@@ -14,9 +14,10 @@
 # the namespace; nothing outside it is touched.  In it:
 #   nsd            127.0.0.1:53, the signed zone stsbench.example (NSEC3):
 #                  DOMAINS (default 200) domains benchN with an MTA-STS
-#                  TXT record and one MX host mx.benchN, and 4 x MISSES
+#                  TXT record and one MX host mx.benchN, and 3 x MISSES
 #                  (default 500) domains missN with an MX host and no
-#                  policy
+#                  policy; the unsigned zone stsplain.example with
+#                  2 x MISSES such domains
 #   sts_https.py   127.0.7.2:443, an enforce policy (mx: mx.benchN) for
 #                  every mta-sts.benchN, under a test CA made here
 #   nullsrv -m     the do-nothing socketmap server: the ceiling
@@ -36,10 +37,11 @@
 # constant OK).  Then the cache misses: one connection, MISSES fresh
 # no-policy domains once each in order (NOTFOUND expected), then the same
 # domains again (now cached, if the server caches "no policy"), for
-# postern-hookd and for resolver-internal; and bench/dnsrtt, the
-# daemon's own DNS code (libunbound, validating), asks nsd the TXT of
-# MISSES other fresh names one at a time: the round trip a miss is
-# measured against.  With two or more CPUs the servers run on CPU 1 and
+# postern-hookd in each zone (in the signed one its MX set is secure, so
+# it also asks the MX hosts' TLSA for DANE) and for resolver-internal;
+# and bench/dnsrtt, the daemon's own DNS code (libunbound, validating),
+# asks nsd the TXT of MISSES other fresh names in each zone, one at a
+# time: the round trip a miss is measured against.  With two or more CPUs the servers run on CPU 1 and
 # the load generator on CPU 0 (taskset), unless --no-pin.  With -r
 # REPEAT each cell runs REPEAT times and the table shows the run with
 # the median req/s.  Prints `uptime` before and after (the machine is
@@ -112,7 +114,7 @@ SRV_CPU="" GEN_CPU=""
 if [ $pin -eq 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
 	SRV_CPU="taskset -c 1" GEN_CPU="taskset -c 0"
 fi
-ZONE=stsbench.example
+ZONE=stsbench.example PLAIN=stsplain.example
 P_NULL=31101 P_HOOK=31102 P_RINT=31103 P_RSQL=31104
 
 ip link set lo up
@@ -132,6 +134,7 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
+[ -n "${STS_BENCH_KEEP:-}" ] && trap 'cp "$W"/*.log "$STS_BENCH_KEEP"/ 2>/dev/null; cleanup' EXIT
 trap 'exit 130' INT TERM
 wait_tcp() { # addr port
 	i=0
@@ -145,14 +148,20 @@ umask 022
 uptime_before=$(uptime)
 
 # ---- DNS: the signed bench zone, nsd on 127.0.0.1:53 -------------------------
-say "making the zone: $ndom policy domains, $((4 * nmiss)) without"
+say "making the zones: $ndom policy domains, $((5 * nmiss)) without"
 awk -v zone="$ZONE" -v ndom="$ndom" -v nmiss="$nmiss" 'BEGIN {
 	printf "$ORIGIN %s.\n$TTL 3600\n@ SOA ns.%s. admin.%s. 1 3600 600 86400 3600\n@ NS ns.%s.\nns A 127.0.0.1\n", zone, zone, zone, zone
 	for (i = 1; i <= ndom; i++)
 		printf "bench%d MX 10 mx.bench%d\nmx.bench%d A 127.0.7.3\n_mta-sts.bench%d TXT \"v=STSv1; id=bench%d\"\nmta-sts.bench%d A 127.0.7.2\n", i, i, i, i, i, i
-	for (i = 1; i <= 4 * nmiss; i++)
+	for (i = 1; i <= 3 * nmiss; i++)
 		printf "miss%d MX 10 mx.miss%d\nmx.miss%d A 127.0.7.3\n", i, i, i
 }' >"$W/zone"
+# the same kind of no-policy domains in an unsigned zone (most of the world)
+awk -v zone="$PLAIN" -v nmiss="$nmiss" 'BEGIN {
+	printf "$ORIGIN %s.\n$TTL 3600\n@ SOA ns.%s. admin.%s. 1 3600 600 86400 3600\n@ NS ns.%s.\nns A 127.0.0.1\n", zone, zone, zone, zone
+	for (i = 1; i <= 2 * nmiss; i++)
+		printf "miss%d MX 10 mx.miss%d\nmx.miss%d A 127.0.7.3\n", i, i, i
+}' >"$W/plain.zone"
 (
 	cd "$W"
 	key=$(ldns-keygen -a ECDSAP256SHA256 -k "$ZONE")
@@ -177,6 +186,9 @@ remote-control:
 zone:
 	name: $ZONE
 	zonefile: zone.signed
+zone:
+	name: $PLAIN
+	zonefile: plain.zone
 CONF
 nsd -d -c "$W/nsd.conf" &
 pids="$pids $!"
@@ -211,14 +223,16 @@ awk -v zone="$ZONE" -v ndom="$ndom" 'BEGIN {
 }' >"$W/cached"
 awk -v zone="$ZONE" -v ndom="$ndom" 'BEGIN { for (i = 1; i <= ndom; i++) printf "tls-policy\tbench%d.%s\n", i, zone }' \
 	>"$W/cached-any"
-missset() { # set-number (1..4) -> lookups of its fresh no-policy domains
-	awk -v zone="$ZONE" -v n="$nmiss" -v s="$1" 'BEGIN {
+missset() { # zone set-number -> lookups of its fresh no-policy domains
+	awk -v zone="$1" -v n="$nmiss" -v s="$2" 'BEGIN {
 		for (i = (s - 1) * n + 1; i <= s * n; i++) printf "tls-policy\tmiss%d.%s\tNOTFOUND\n", i, zone
 	}'
 }
-missset 1 >"$W/miss-hookd"
-missset 2 >"$W/miss-resolver"
-missset 3 | awk -F '\t' '{ print "_mta-sts." $2 }' >"$W/miss-dns"
+missset $ZONE 1 >"$W/miss-hookd"
+missset $ZONE 2 >"$W/miss-resolver"
+missset $ZONE 3 | awk -F '\t' '{ print "_mta-sts." $2 }' >"$W/miss-dns"
+missset $PLAIN 1 >"$W/miss-hookd-plain"
+missset $PLAIN 2 | awk -F '\t' '{ print "_mta-sts." $2 }' >"$W/miss-dns-plain"
 
 # ---- the servers ---------------------------------------------------------------
 say "starting the servers"
@@ -247,10 +261,12 @@ resolver resolver-sqlite $P_RSQL "  type: sqlite
     filename: \"$W/resolver-cache.db\""
 if [ $hookd -eq 1 ]; then
 	: >"$W/hookd.conf"
+	# the store the policies are kept in (one account: populate makes the schema)
+	"$B/bench/populate" -d "$W/hookd.db" -a 1 -k 1 -o "$W/hookd.keys" >/dev/null
 	$SRV_CPU "$HOOKD" -f -c "$W/hookd.conf" -o database="$W/hookd.db" -o key_file="$W/master.key" -o user=root \
 		-o auth_listen= -o policy_listen= -o tlspolicy_listen=inet:127.0.0.1:$P_HOOK \
 		-o dns_forward=127.0.0.1@53 -o dns_trust_anchor_file="$W/ta.ds" -o mtasts_ca_file="$W/ca.crt" \
-		-o mtasts_https_port=443 -o mtasts_timeout=4000 2>"$W/hookd.log" &
+		-o mtasts_https_port=443 -o mtasts_timeout=4000 2>"$W/postern-hookd.log" &
 	pids="$pids $!"
 fi
 wait_tcp 127.0.0.1 53
@@ -334,12 +350,19 @@ miss() { # name port file
 		echo "server=$1 pass=$pass check=$ok $line" >>"$W/misses"
 	done
 }
-[ $hookd -eq 1 ] && miss postern-hookd $P_HOOK miss-hookd
-miss resolver-internal $P_RINT miss-resolver
+if [ $hookd -eq 1 ]; then
+	miss postern-hookd,signed $P_HOOK miss-hookd
+	miss postern-hookd,unsigned $P_HOOK miss-hookd-plain
+fi
+miss resolver-internal,signed $P_RINT miss-resolver
 if [ -x "$DNSRTT" ]; then
-	line=$($GEN_CPU "$DNSRTT" -f 127.0.0.1@53 -a "$W/ta.ds" -T TXT -k "$W/miss-dns" -w "$ZONE") ||
-		{ echo x >>"$W/failed"; line="failed"; }
-	echo "server=dnsrtt(libunbound,nsd) pass=first check=ok $line" >>"$W/misses"
+	for z in signed unsigned; do
+		f=miss-dns w=$ZONE
+		[ $z = unsigned ] && f=miss-dns-plain w=$PLAIN
+		line=$($GEN_CPU "$DNSRTT" -f 127.0.0.1@53 -a "$W/ta.ds" -T TXT -k "$W/$f" -w "$w") ||
+			{ echo x >>"$W/failed"; line="failed"; }
+		echo "server=dnsrtt-TXT,$z pass=once check=ok $line" >>"$W/misses"
+	done
 fi
 uptime_after=$(uptime)
 [ -s "$W/failed" ] && status=1
