@@ -4,8 +4,11 @@
  * (tests/proto/maillog-postfix37.in): COPIES copies of it, each with its
  * queue ids made unique, so every copy is a new set of messages.  Three
  * stages, each over the whole file: the parser alone, parser and
- * correlator, and the follower into a fresh database (parse, correlate,
- * commit events, messages in flight and position every 2000 lines).
+ * correlator, the follower into a fresh database (parse, correlate,
+ * commit events, messages in flight and position every 2000 lines), and
+ * the follower as postern-hookd runs it on a backlog: SLICE lines per
+ * poll (each slice committed), with the longest poll, i.e. the longest
+ * the daemon's answers wait for it.
  *   maillog_bench RECORDED_LOG COPIES WORKDIR
  * Prints lines/s and events/s per stage.  A benchmark, not a test.
  */
@@ -21,6 +24,7 @@
 
 #define NOW 1796170000 /* 2026-12-02, the recording's date */
 #define MAXQ 256
+#define SLICE 500 /* smtp-hook/main.c FOLLOW_SLICE_LINES */
 
 static double secs(void)
 {
@@ -47,6 +51,12 @@ static char *slurp(const char *path, size_t *len)
 		b[n] = '\0';
 	*len = (size_t)n;
 	return b;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
 }
 
 static uint64_t emitted;
@@ -211,6 +221,45 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.commits, (unsigned long long)st.lost);
 	mlf_close(f);
 	acct_close(db);
+
+	/* 4: the same in slices, as the daemon reads a backlog */
+	snprintf(dbpath, sizeof dbpath, "%s/bench-sliced.db", argv[3]);
+	unlink(dbpath);
+	if (acct_open(&db, dbpath, &o) != ACCT_OK) {
+		fprintf(stderr, "%s: %s\n", dbpath, acct_errmsg(db));
+		return 1;
+	}
+	mlf_options mo = MLF_OPTIONS_INIT;
+	mo.max_lines = SLICE;
+	if (mlf_open(&f, db, path, &mo, err, sizeof err) != ACCT_OK) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	size_t polls = 0, pcap = lines / SLICE + 16;
+	double *took = malloc(pcap * sizeof *took);
+	if (!took)
+		return 1;
+	t0 = secs();
+	do {
+		double p0 = secs();
+		if ((r = mlf_poll(f, NOW)) != ACCT_OK) {
+			fprintf(stderr, "follower: %s\n", acct_errmsg(db));
+			return 1;
+		}
+		if (polls < pcap)
+			took[polls++] = secs() - p0;
+	} while (mlf_more(f));
+	t1 = secs();
+	qsort(took, polls, sizeof *took, cmp_double);
+	mlf_get_stats(f, &st);
+	printf("follower, %d-line slices: %6.0f lines/s %10.0f events/s (%llu events, %zu polls of p50 %.1f ms, "
+	       "p99 %.1f ms, max %.1f ms)\n",
+	       SLICE, (double)st.lines / (t1 - t0), (double)st.events / (t1 - t0), (unsigned long long)st.events, polls,
+	       took[polls / 2] * 1e3, took[polls * 99 / 100] * 1e3, took[polls - 1] * 1e3);
+	free(took);
+	mlf_close(f);
+	acct_close(db);
+	unlink(dbpath);
 	free(big);
 	free(rec);
 	unlink(path);
