@@ -123,6 +123,7 @@ int loop_new(loop **out, int max_connections, int idle_timeout, loop_signal_cb c
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 || (l->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		goto fail;
@@ -572,6 +573,8 @@ static void on_signal(loop *l)
 	while (read(l->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
 			l->cb(l, LOOP_RELOAD, l->cb_ctx);
+		else if (si.ssi_signo == SIGUSR1)
+			l->cb(l, LOOP_INFO, l->cb_ctx);
 		else
 			l->cb(l, LOOP_STOP, l->cb_ctx);
 	}

@@ -26,9 +26,10 @@ typedef struct proto {
 	void (*on_close)(conn *c);
 } proto;
 
-/* What the loop reports to its owner: SIGHUP, SIGTERM/SIGINT, and a tick
+/* What the loop reports to its owner: SIGHUP, SIGTERM/SIGINT, SIGUSR1
+ * (LOOP_INFO: log statistics), and a tick
  * about once a second (not while stopping) for periodic work. */
-typedef enum loop_event { LOOP_RELOAD, LOOP_STOP, LOOP_TICK } loop_event;
+typedef enum loop_event { LOOP_RELOAD, LOOP_STOP, LOOP_TICK, LOOP_INFO } loop_event;
 typedef void (*loop_signal_cb)(loop *l, loop_event ev, void *ctx);
 
 int loop_new(loop **out, int max_connections, int idle_timeout, loop_signal_cb cb, void *ctx);

@@ -8,7 +8,8 @@
  * user (Postfix chroot_uid.c: group first, then supplementary groups,
  * then the user, then check that root cannot be regained), then serve.
  * SIGHUP re-reads the configuration (settings other than the listeners
- * and the user) and reopens the store; SIGTERM and SIGINT stop
+ * and the user) and reopens the store; SIGUSR1 logs the TLS policy
+ * service's statistics; SIGTERM and SIGINT stop
  * accepting, flush what is being answered, and exit.
  *
  * With maillog_file set, the Postfix log follower (maillog_follow.h)
@@ -247,6 +248,11 @@ static void on_signal(loop *l, loop_event ev, void *ctx)
 		follow_tick(run);
 		if (run->tp)
 			tlspolicy_tick(run->tp);
+		return;
+	}
+	if (ev == LOOP_INFO) {
+		if (run->tp)
+			tlspolicy_stats(run->tp);
 		return;
 	}
 	if (ev == LOOP_STOP) {

@@ -106,6 +106,9 @@ mta-sts.html A 127.0.7.2
 big MX 10 mx.big.plain.example.
 _mta-sts.big TXT "v=STSv1; id=x1"
 mta-sts.big A 127.0.7.2
+slow MX 10 mx.slow.plain.example.
+_mta-sts.slow TXT "v=STSv1; id=s1"
+mta-sts.slow A 127.0.7.2
 badage MX 10 mx.badage.plain.example.
 _mta-sts.badage TXT "v=STSv1; id=x1"
 mta-sts.badage A 127.0.7.2

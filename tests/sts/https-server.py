@@ -78,7 +78,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path != "/.well-known/mta-sts.txt":
             self.send_error(404)
             return
-        if dom == "slow.example":
+        if dom in ("slow.example", "slow.plain.example"):
             time.sleep(30)
             return
         if dom in SEQUENCES:

@@ -31,7 +31,7 @@ for d in good charset nolength truncated redirect html notype big notfound badag
 	san="${san:+$san,}DNS:mta-sts.$d.example"
 done
 san="$san,DNS:mta-sts.enforce.sts.example,DNS:mta-sts.dane.sts.example"
-for d in testing none rot gone flaky redir html big badage; do
+for d in testing none rot gone flaky redir html big badage slow; do
 	san="$san,DNS:mta-sts.$d.plain.example"
 done
 (

@@ -219,6 +219,28 @@ def run(work):
                                                (dom, re.escape(why)), mark) is not None,
               "%s policy refused (%s)" % (dom, why))
 
+    # a connection closed while its answer is pending is never written to;
+    # the evaluation goes on for the one still waiting (the policy server
+    # never answers: the fetch times out, the domain never had a policy)
+    mark = len(d.text())
+    x = Client(d.sock)
+    x.send("tls-policy", "slow.plain.example")
+    y = Client(d.sock)
+    y.send("tls-policy", "slow.plain.example")
+    time.sleep(0.1)  # both requests are read before one client leaves
+    x.close()
+    check(y.read() == "NOTFOUND " and d.wait_log(r"slow\.plain\.example: lookup: NOTFOUND.*fetch failed.*timeout",
+                                                 mark) is not None,
+          "a waiter that leaves: the other gets its answer (fetch timeout: no policy)")
+    y.close()
+
+    # requests sent after one that must wait (a domain not asked before)
+    # are answered after it, in order
+    c.s.sendall(netstring(b"tls-policy-encrypt split.sts.example") +
+                netstring(b"tls-policy-verify13 notlsa.sts.example") + netstring(b"tls-policy .x.example"))
+    check([c.read(), c.read(), c.read()] == ["OK encrypt protocols=>=TLSv1.2", "OK verify protocols=>=TLSv1.3",
+                                             "NOTFOUND "], "pipelined requests behind a pending one, in order")
+
     # keys that are not bare domains
     check(c.ask("tls-policy", ".enforce.sts.example") == "NOTFOUND ", ".parent probe -> NOTFOUND")
     check(c.ask("tls-policy", "[mx1.enforce.sts.example]:25") == "NOTFOUND ", "[host]:port on tls-policy -> NOTFOUND")
@@ -286,7 +308,10 @@ def run(work):
           "OK secure match=mx.testing.plain.example servername=hostname", "strict testing -> enforced")
     c.close()
 
-    # a restart keeps the policies (the store), counts are logged at stop
+    # statistics on demand, and at stop; a restart keeps the policies (the store)
+    mark = len(d.text())
+    d.proc.send_signal(signal.SIGUSR1)
+    check(d.wait_log(r"tlspolicy: stats: lookups=\d+ hits=", mark) is not None, "SIGUSR1 logs the statistics")
     mark = len(d.text())
     check(d.stop() == 0, "daemon stops cleanly")
     m = re.search(r"tlspolicy: stats: lookups=(\d+) hits=(\d+) misses=(\d+) temp=(\d+) testing-not-enforced=(\d+)",
