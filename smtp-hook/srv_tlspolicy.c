@@ -22,6 +22,7 @@
  * the new facts replace it; once a minute the store's policies near
  * their max_age are fetched again, whether or not they are in memory.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,6 +561,18 @@ static int contexts_open(tlspolicy *tp, char *err, size_t errlen)
 	SSL_CTX *tls;
 	loop_watch *dw;
 
+	FILE *f;
+
+	/* libunbound reads it at the first lookup: a missing file would only
+	 * show then, as every lookup failing */
+	if (c->dns_trust_anchor_file[0]) {
+		if ((f = fopen(c->dns_trust_anchor_file, "r")) == NULL) {
+			snprintf(err, errlen, "dns_trust_anchor_file %s: %s (Debian's root key is in dns-root-data)",
+			         c->dns_trust_anchor_file, strerror(errno));
+			return -1;
+		}
+		fclose(f);
+	}
 	if ((tls = sts_fetch_ssl_ctx(c->mtasts_ca_file[0] ? c->mtasts_ca_file : NULL, err, errlen)) == NULL)
 		return -1;
 	if (dns_open(&dns, &dc, err, errlen) != 0) {
