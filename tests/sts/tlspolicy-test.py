@@ -299,11 +299,19 @@ def run(work):
     finally:
         os.kill(nsd_pid(), signal.SIGCONT)
 
-    # strict testing, by a reload
+    # strict testing and one evaluation at most, by a reload
     mark = len(d.text())
-    d.write_conf("mtasts_strict_testing = yes\n")
+    d.write_conf("mtasts_strict_testing = yes\ntlspolicy_max_jobs = 1\n")
     d.proc.send_signal(signal.SIGHUP)
     check(d.wait_log(r"configuration reloaded", mark) is not None, "SIGHUP reloads")
+    x = Client(d.sock)
+    x.send("tls-policy", "slow.plain.example")  # in memory no more: evaluated again, slowly
+    time.sleep(0.1)
+    r = c.ask("tls-policy-encrypt", "twice.sts.example")
+    check(r is not None and r.startswith("TEMP ") and "in flight" in r,
+          "beyond tlspolicy_max_jobs -> TEMP (%s)" % r)
+    check(x.read() == "NOTFOUND ", "the evaluation in flight still answers")
+    x.close()
     check(c.ask("tls-policy", "testing.plain.example") ==
           "OK secure match=mx.testing.plain.example servername=hostname", "strict testing -> enforced")
     c.close()
@@ -316,8 +324,9 @@ def run(work):
     check(d.stop() == 0, "daemon stops cleanly")
     m = re.search(r"tlspolicy: stats: lookups=(\d+) hits=(\d+) misses=(\d+) temp=(\d+) testing-not-enforced=(\d+)",
                   d.text()[mark:])
-    check(m is not None and int(m.group(2)) >= 2 and int(m.group(4)) >= 1 and int(m.group(5)) >= 1,
-          "stats line: hits, temp, testing-not-enforced counted")
+    check(m is not None and int(m.group(2)) >= 2 and int(m.group(4)) >= 2 and int(m.group(5)) >= 1 and
+          re.search(r"busy=1 ", d.text()[mark:]) is not None,
+          "stats line: hits, temp, testing-not-enforced, busy counted")
     mark = len(d.text())
     d.start()
     c = Client(d.sock)
