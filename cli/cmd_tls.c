@@ -1,6 +1,7 @@
 /*
  * tls show/set: the TLS requirement of an account's outgoing mail.
- * Turning TLS off (--mode none) asks for confirmation.
+ * Turning TLS off (--mode none) asks for confirmation.  tls report
+ * (cmd_events.c) and tls policy (cmd_tls_policy.c) are in this group.
  */
 #include "cli.h"
 
@@ -86,6 +87,7 @@ static int cmd_tls_set(cli *c, int argc, char **argv)
 int cli_cmd_tls_report(cli *c, int argc, char **argv); /* cli/cmd_events.c */
 int cli_cmd_tls_check(cli *c, int argc, char **argv);  /* cli/cmd_tlscheck.c */
 int cli_cmd_tls_survey(cli *c, int argc, char **argv); /* cli/cmd_tlscheck.c */
+int cli_cmd_tls_policy(cli *c, int argc, char **argv); /* cli/cmd_tls_policy.c */
 
 static const cli_cmd cmds[] = {
 	{"show", "ACCOUNT", "show an account's TLS requirement", "tls show acme", cmd_tls_show, CLI_F_SELF, "",
@@ -104,6 +106,10 @@ static const cli_cmd cmds[] = {
 	 "probe the MX hosts of many domains and summarize: STARTTLS, trusted TLS, failures by category",
 	 "tls survey --account acme --csv acme-tls.csv", cli_cmd_tls_survey, CLI_F_NODB,
 	 "--account= --concurrency= --json --csv= --port= --dns= --trust-anchor= --ca-file= --timeout= --helo=",
+	 {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},
+	{"policy", "DOMAIN [--map NAME] [--hookd-config FILE]",
+	 "what postern-hookd's TLS policy service answers for a recipient domain, and why (MTA-STS, DANE, cache)",
+	 "tls policy example.net --map tls-policy-verify", cli_cmd_tls_policy, 0, "--map= --hookd-config=",
 	 {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},
 	{NULL, NULL, NULL, NULL, NULL, 0, NULL, {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},
 };

@@ -1,0 +1,89 @@
+#!/bin/sh
+# `postern tls policy DOMAIN` against the real nsd and HTTPS servers of
+# tests/sts (dns-zones.sh, https-server.sh), with postern-hookd's
+# configuration file pointing at them and a real database as the cache.
+#   dns-zones.sh https-server.sh cli_tls_policy.sh POSTERN_BINARY
+set -eu
+P=$1
+[ -n "${STS_DNS_ADDR:-}" ] && [ -n "${STS_HTTPS_PORT:-}" ] || {
+	echo "run through tests/sts/dns-zones.sh tests/sts/https-server.sh" >&2
+	exit 1
+}
+T=$(mktemp -d "${TMPDIR:-/tmp}/cli-tls-policy-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# expect STATUS PATTERN ARGS...: postern's status and a line of its output
+expect() {
+	want=$1 pat=$2
+	shift 2
+	set +e
+	out=$("$P" --db "$T/postern.db" --key-file "$T/master.key" "$@" 2>&1)
+	st=$?
+	set -e
+	if [ "$st" -eq "$want" ] && printf '%s\n' "$out" | grep -qE -- "$pat"; then
+		ok "$* -> $st /$pat/"
+	else
+		bad "$* -> $st (wanted $want and /$pat/):"
+		printf '%s\n' "$out" | sed 's/^/    /'
+	fi
+}
+printf '%s\n' "$STS_DNS_TA" >"$T/ta.ds"
+cat >"$T/hookd.conf" <<CONF
+# the test servers: nsd with the signed zone's DS as trust anchor, the HTTPS server's CA and port
+dns_forward = $STS_DNS_ADDR
+dns_trust_anchor_file = $T/ta.ds
+mtasts_ca_file = $STS_HTTPS_CA
+mtasts_https_port = $STS_HTTPS_PORT
+mtasts_timeout = 5000
+CONF
+C="--hookd-config $T/hookd.conf"
+
+# enforce: fetched, cached; the wildcard matches mx1 only, never a.mx2 two labels down.
+expect 0 "^cache: +nothing cached$" tls policy enforce.sts.example $C
+expect 0 "^  tls-policy +OK secure match=mx1.enforce.sts.example servername=hostname$" tls policy enforce.sts.example $C
+expect 0 "^TXT: +_mta-sts.enforce.sts.example: id=20240101T000000$" tls policy enforce.sts.example $C
+expect 0 "^policy: +mode enforce, max_age 86400, mx \*.enforce.sts.example$" tls policy enforce.sts.example $C
+expect 0 "a.mx2.enforce.sts.example \(matches no mx pattern" tls policy enforce.sts.example $C
+expect 0 "mx1.enforce.sts.example \(matches \*.enforce.sts.example\)" tls policy enforce.sts.example $C
+expect 0 "^cache: +policy id=20240101T000000 mode enforce, fetched [0-9]+ s ago; expires " tls policy enforce.sts.example $C
+expect 0 "^why \(tls-policy\): cached policy id=20240101T000000" tls policy enforce.sts.example $C
+expect 0 "^  tls-policy-verify13 +OK secure match=mx1.enforce.sts.example servername=hostname protocols=>=TLSv1.3$" \
+	tls policy enforce.sts.example $C
+# One map, as JSON.
+out=$("$P" --db "$T/postern.db" --json tls policy enforce.sts.example --map tls-policy-encrypt13 $C)
+if printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["domain"] == "enforce.sts.example" and d["txt"]["id"] == "20240101T000000", d["txt"]
+assert d["policy"] == {"mode": "enforce", "max_age": 86400, "mx": ["*.enforce.sts.example"]}, d["policy"]
+assert d["cache"]["kind"] == "policy" and d["cache"]["expired"] is False, d["cache"]
+assert sorted((m["host"], m["matches"]) for m in d["mx"]) == [
+    ("a.mx2.enforce.sts.example", None), ("mx1.enforce.sts.example", "*.enforce.sts.example")], d["mx"]
+assert d["dane"] is False and d["dns_unavailable"] is None
+assert [(a["map"], a["result"], a["answer"]) for a in d["answers"]] == [("tls-policy-encrypt13", "OK",
+    "secure match=mx1.enforce.sts.example servername=hostname protocols=>=TLSv1.3")], d["answers"]
+'; then ok "--json --map: one answer, the policy, the cache, the MX matches"; else bad "--json: $out"; fi
+
+# DANE first: dane on tls-policy, dane-only on the enforcing maps, never secure.
+expect 0 "^DANE: +yes" tls policy dane.sts.example $C
+expect 0 "^  tls-policy +OK dane$" tls policy dane.sts.example $C
+expect 0 "^  tls-policy-verify +OK dane-only protocols=>=TLSv1.2$" tls policy dane.sts.example $C
+expect 0 "^DANE: +no: the MX records are not DNSSEC-signed" tls policy plain.example $C
+# No usable policy (mta-sts.plain.example does not exist): NOTFOUND, or the transport's own level.
+expect 0 "^  tls-policy +NOTFOUND$" tls policy plain.example $C
+expect 0 "^  tls-policy-encrypt +OK encrypt protocols=>=TLSv1.2$" tls policy plain.example $C
+expect 0 "^why \(tls-policy-encrypt\): .*fetch failed: A mta-sts.plain.example" tls policy plain.example --map tls-policy-encrypt $C
+# Errors that say what happened.
+expect 66 "no such domain: nxd.sts.example does not exist in DNS \(NXDOMAIN\)" tls policy nxd.sts.example $C
+expect 64 "--map takes tls-policy, tls-policy-encrypt" tls policy enforce.sts.example --map tls-policy-none $C
+expect 64 "is not a domain name" tls policy "[127.0.0.1]:25" $C
+expect 66 "postern-hookd's configuration: $T/missing.conf: No such file" tls policy enforce.sts.example --hookd-config "$T/missing.conf"
+printf 'dns_forward = %s\nmtasts_timeout = 300\n' "127.0.0.1@9" >"$T/dead.conf"
+expect 69 "error: DNS unavailable: TXT _mta-sts.fresh.example" tls policy fresh.example --hookd-config "$T/dead.conf"
+expect 69 "^  tls-policy-encrypt +TEMP$" tls policy fresh.example --hookd-config "$T/dead.conf"
+expect 69 '"dns_unavailable": "TXT _mta-sts.fresh.example: ' --json tls policy fresh.example --hookd-config "$T/dead.conf"
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "all tls policy checks passed"
