@@ -4,7 +4,8 @@
 # skipped with status 77.  Everything runs inside fresh network and mount
 # namespaces: loopback is the only network, nothing can leave the
 # machine, and the private /etc/hosts is seen by this test alone.
-# usage: run.sh BUILD_DIR SOURCE_DIR
+# usage: run.sh BUILD_DIR SOURCE_DIR [SCRIPT]
+#   SCRIPT: e2e.py (the default), or sts.py (MTA-STS and DANE, with DNS)
 set -eu
 if [ "$(id -u)" -ne 0 ]; then
 	echo "e2e: skipped: needs root (a private Postfix instance, sinks on port 25, namespaces)"
@@ -17,4 +18,4 @@ if [ -z "${POSTERN_E2E_NS:-}" ]; then
 	POSTERN_E2E_NS=1 exec unshare --net --mount --propagation private "$0" "$@"
 fi
 ip link set lo up
-exec /usr/bin/python3 "$(dirname "$0")/e2e.py" "$@"
+exec /usr/bin/python3 "$(dirname "$0")/${3:-e2e.py}" "$1" "$2"

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """An HTTPS server for the MTA-STS fetch tests, on loopback only.
 
-Usage: https-server.py ADDR PORT CERT KEY
+Usage: https-server.py ADDR PORT CERT KEY [POLICY_DIR]
 Answers GET /.well-known/mta-sts.txt by the Host header's domain (the
 name after "mta-sts."), one behaviour per test case; HTTP/1.0, closes
-after each response.
+after each response.  With POLICY_DIR, a domain with a file of its name
+there gets that file (200, text/plain): the end-to-end tests' policies.
 """
+import os
 import http.server
 import socketserver
 import ssl
@@ -87,6 +89,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, headers, body = SEQUENCES[dom][min(n, 1)]
         else:
             status, headers, body = CASES.get(dom, (404, [("Content-Type", "text/plain")], b"unknown\n"))
+        pdir = self.server.policy_dir
+        if pdir and dom and "/" not in dom and not dom.startswith(".") and os.path.isfile(os.path.join(pdir, dom)):
+            with open(os.path.join(pdir, dom), "rb") as f:
+                status, headers, body = 200, [("Content-Type", "text/plain")], f.read()
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
@@ -112,6 +118,7 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     srv = Server((addr, port), Handler)
+    srv.policy_dir = sys.argv[5] if len(sys.argv) > 5 else None
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.serve_forever()
 
