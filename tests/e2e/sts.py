@@ -46,6 +46,7 @@ import re
 import shutil
 import signal
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -361,14 +362,34 @@ def queued(rcpt):
                for r in json.loads(line).get("recipients", []))
 
 
+def served(mapname, key):
+    """postern-hookd's own answer over its socketmap (netstrings), as Postfix asks it."""
+    req = ("%s %s" % (mapname, key)).encode()
+    with socket.create_connection(("127.0.0.1", AUTH_PORT + 2), timeout=30) as s:
+        s.sendall(b"%d:%s," % (len(req), req))
+        buf = b""
+        while not re.match(rb"^\d+:", buf) or len(buf) < buf.index(b":") + 2 + int(buf[:buf.index(b":")]):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    n = buf.index(b":")
+    return buf[n + 1:n + 1 + int(buf[:n])].decode()
+
+
 def answer(domain, mapname):
-    """What `postern tls policy` says the service answers (the cache is the daemon's database)."""
+    """What postern-hookd answers for domain on mapname, which `postern tls policy` must agree with
+    (it evaluates on the daemon's database, the policy cache)."""
+    daemon = served(mapname, domain)
     d = json.loads(subprocess.run([CLI, "--db", DB, "--key-file", os.path.join(W, "db", "master.key"), "--json",
                                    "tls", "policy", domain, "--map", mapname,
                                    "--hookd-config", os.path.join(W, "hookd.conf")],
                                   capture_output=True, text=True).stdout)
     a = d["answers"][0]
-    return "%s %s" % (a["result"], a["answer"] or "")
+    shell = "%s %s" % (a["result"], a["answer"] or "")
+    check(shell == daemon or (a["result"] == "TEMP" and daemon.startswith("TEMP ")),
+          "postern tls policy %s --map %s agrees with the daemon: %r / %r" % (domain, mapname, shell, daemon))
+    return daemon
 
 
 def submit(key, sender, rcpt, subject):
@@ -455,12 +476,19 @@ def scenarios(keys):
     lines = wait_for(lambda: log_for("e@bad.dane.example", "deferred"), "bad.dane.example deferral")
     check(bool(lines), "DANE mismatch: deferred: %s" % (lines[:1],))
     check(not with_subject("good", "sts dane-mismatch"), "DANE mismatch: not delivered")
+    check(re.search(r"mx\.bad\.dane\.example\[127\.0\.8\.21\]:25: num=\d+:no matching DANE TLSA records", maillog())
+          is not None, "DANE mismatch: Postfix checked the TLSA records")
     check(answer("bad.dane.example", "tls-policy") == "OK dane", "DANE mismatch: dane, not the policy's secure")
+    check(answer("bad.dane.example", "tls-policy-verify") == "OK dane-only protocols=>=TLSv1.2",
+          "DANE mismatch: dane-only on an enforcing map")
 
     # A testing-mode policy: delivered as opportunistic (to an MX whose certificate is for another name).
     got = wait_for(lambda: with_subject("wrong", "sts testing"), "delivery to testing.mtasts.example")
     check(len(got) == 1 and got[0][0]["tls"] is True, "testing: delivered, over unverified TLS")
     check(answer("testing.mtasts.example", "tls-policy") == "NOTFOUND ", "testing: not enforced (NOTFOUND)")
+    # Next-hop forms that are not a bare domain.
+    check(served("tls-policy", ".mtasts.example") == "NOTFOUND ", "a parent-domain probe: NOTFOUND")
+    check(served("tls-policy", "[127.0.8.21]:25") == "NOTFOUND ", "an IP-literal next hop: NOTFOUND")
 
 
 def main():
