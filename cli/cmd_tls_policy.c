@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "dns.h"
@@ -322,6 +323,10 @@ int cli_cmd_tls_policy(cli *c, int argc, char **argv)
 		return r;
 	dc.forward = hc.dns_forward[0] ? hc.dns_forward : NULL;
 	dc.trust_anchor_file = hc.dns_trust_anchor_file[0] ? hc.dns_trust_anchor_file : NULL;
+	/* libunbound would fail every lookup with a missing anchor: say it once. */
+	if (dc.trust_anchor_file && access(dc.trust_anchor_file, R_OK) != 0)
+		return cli_fail(c, EX_UNAVAILABLE, "DNS unavailable: the trust anchor %.300s (dns_trust_anchor_file) cannot "
+		                                   "be read: %s", dc.trust_anchor_file, strerror(errno));
 	if (dns_open(&dns, &dc, err, sizeof(err)) != 0)
 		return cli_fail(c, EX_UNAVAILABLE, "DNS unavailable: %s", err);
 	if ((tls = sts_fetch_ssl_ctx(hc.mtasts_ca_file[0] ? hc.mtasts_ca_file : NULL, err, sizeof(err))) == NULL) {

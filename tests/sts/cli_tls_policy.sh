@@ -80,10 +80,14 @@ expect 66 "no such domain: nxd.sts.example does not exist in DNS \(NXDOMAIN\)" t
 expect 64 "--map takes tls-policy, tls-policy-encrypt" tls policy enforce.sts.example --map tls-policy-none $C
 expect 64 "is not a domain name" tls policy "[127.0.0.1]:25" $C
 expect 66 "postern-hookd's configuration: $T/missing.conf: No such file" tls policy enforce.sts.example --hookd-config "$T/missing.conf"
-printf 'dns_forward = %s\nmtasts_timeout = 300\n' "127.0.0.1@9" >"$T/dead.conf"
-expect 69 "error: DNS unavailable: TXT _mta-sts.fresh.example" tls policy fresh.example --hookd-config "$T/dead.conf"
-expect 69 "^  tls-policy-encrypt +TEMP$" tls policy fresh.example --hookd-config "$T/dead.conf"
-expect 69 '"dns_unavailable": "TXT _mta-sts.fresh.example: ' --json tls policy fresh.example --hookd-config "$T/dead.conf"
+# A server that does not answer (nothing listens on port 9).
+printf 'dns_forward = 127.0.0.1@9\ndns_trust_anchor_file = %s\nmtasts_timeout = 300\n' "$T/ta.ds" >"$T/dead.conf"
+expect 69 "error: DNS unavailable: TXT _mta-sts.fresh.example: (timeout|SERVFAIL)" tls policy fresh.example --hookd-config "$T/dead.conf"
+expect 69 "^  tls-policy-encrypt +TEMP$" tls policy fresh.example --map tls-policy-encrypt --hookd-config "$T/dead.conf"
+expect 69 '"dns_unavailable": "TXT _mta-sts.fresh.example: ' --json tls policy fresh.example --map tls-policy --hookd-config "$T/dead.conf"
+printf 'dns_forward = %s\ndns_trust_anchor_file = %s\n' "$STS_DNS_ADDR" "$T/no-such.key" >"$T/noanchor.conf"
+expect 69 "DNS unavailable: the trust anchor $T/no-such.key \(dns_trust_anchor_file\) cannot be read" \
+	tls policy enforce.sts.example --hookd-config "$T/noanchor.conf"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "all tls policy checks passed"
