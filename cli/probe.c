@@ -1194,17 +1194,16 @@ static void start_work(probe *p)
 		}
 	}
 	/* queued hosts into free slots */
+	/* (on loopback a whole session can finish inside conn_step: the
+	 * slot is then free again at once and takes the next host) */
 	for (int i = 0; i < p->n_conns && p->runq_head < p->runq.n; i++) {
 		conn *c = &p->conns[i];
-		if (c->state != C_FREE)
-			continue;
-		while (p->runq_head < p->runq.n) {
+		while (c->state == C_FREE && p->runq_head < p->runq.n) {
 			size_t h = p->runq.v[p->runq_head++];
-			if (conn_start(p, c, h) == 0) {
+			if (conn_start(p, c, h) == 0)
 				conn_step(p, c);
-				break;
-			}
-			host_finish(p, h);
+			else
+				host_finish(p, h);
 		}
 	}
 }

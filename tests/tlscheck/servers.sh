@@ -173,6 +173,7 @@ server:
 	logfile: "$dir/nsd.log"
 	server-count: 1
 	verbosity: 1
+	rrl-ratelimit: 0
 remote-control:
 	control-enable: no
 zone:

@@ -1,0 +1,163 @@
+#!/bin/sh
+# The TLS survey benchmark of docs/performance.md (issue 8):
+#
+#   bench/survey_bench.sh [-n HOSTS] [-c "1 10 50 200"] [-p PROCESSES] [-f FINGER] [-o RESULTS]
+#
+# Builds the project if needed (scripts/build.sh), then on loopback only:
+#   nsd          127.0.8.19, the zone bench.tlscheck.example: HOSTS
+#                (default 1000) MX hosts hN, each the MX of two domains
+#                (dN and eN: 2 x HOSTS domains), on 127.0.8.20-23
+#   smtptls_srv  bench/smtptls_srv.c on 127.0.8.20-23, PROCESSES
+#                (default 4) workers each: greeting, EHLO with STARTTLS,
+#                a TLSv1.3 handshake (X25519, ECDSA P-256 under a test CA
+#                made here, a certificate *.bench.tlscheck.example), QUIT
+# and runs `postern tls survey` over all the domains at each number of
+# connections (-c), a fresh process each time (so DNS included, nothing
+# cached), checking that every host gave trusted TLS; then the ceiling:
+# `openssl speed` for X25519 and ECDSA P-256, from which the handshakes
+# per second of this machine's cores if they did nothing but the
+# handshake's public-key operations (client and server: 2 X25519 each,
+# 1 ECDSA sign, 2 ECDSA verifies); then `posttls-finger` (Postfix), the
+# tool an administrator would otherwise use, over FINGER (default 100)
+# hosts one after another.  Figures on standard output and appended to
+# RESULTS (default bench/results-survey.txt).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+hosts=1000 levels="1 10 50 200" procs=4 finger=100 out=$here/results-survey.txt
+while [ $# -gt 0 ]; do
+	case $1 in
+	-n) hosts=$2; shift 2 ;;
+	-c) levels=$2; shift 2 ;;
+	-p) procs=$2; shift 2 ;;
+	-f) finger=$2; shift 2 ;;
+	-o) out=$2; shift 2 ;;
+	*) echo "usage: survey_bench.sh [-n HOSTS] [-c \"1 10 50 200\"] [-p PROCESSES] [-f FINGER] [-o RESULTS]" >&2; exit 64 ;;
+	esac
+done
+b=$root/build
+[ -x "$b/cli/postern" ] && [ -x "$b/bench/smtptls_srv" ] || "$root/scripts/build.sh" >/dev/null
+command -v nsd >/dev/null || { echo "survey_bench: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/survey-bench.XXXXXX")
+chmod 755 "$dir"
+pids=""
+cleanup() {
+	rc=$?
+	for p in $pids; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$dir"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+z=bench.tlscheck.example
+port=$((45000 + $$ % 5000))
+while ss -Haltun "( sport = :$port )" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+
+(
+	cd "$dir"
+	q() { "$@" >/dev/null 2>&1; }
+	q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=survey bench CA" \
+		-keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign
+	q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=*.$z" -keyout srv.key -out srv.csr
+	printf 'subjectAltName=DNS:*.%s\nextendedKeyUsage=serverAuth\n' "$z" >srv.ext
+	q openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile srv.ext -out srv.pem
+	cat srv.pem ca.pem >chain.pem
+)
+{
+	printf '$ORIGIN %s.\n$TTL 3600\n@ SOA ns.%s. admin.%s. 1 3600 600 86400 300\n@ NS ns.%s.\nns A 127.0.8.19\n' "$z" "$z" "$z" "$z"
+	i=0
+	while [ $i -lt "$hosts" ]; do
+		printf 'h%d A 127.0.8.%d\nd%d MX 10 h%d.%s.\ne%d MX 10 h%d.%s.\n' $i $((20 + i % 4)) $i $i "$z" $i $i "$z"
+		i=$((i + 1))
+	done
+} >"$dir/zone"
+awk '/ MX /{print $1 ".'"$z"'"}' "$dir/zone" >"$dir/domains.txt"
+domains=$(wc -l <"$dir/domains.txt")
+cat >"$dir/nsd.conf" <<CONF
+server:
+	ip-address: 127.0.8.19@$port
+	port: $port
+	username: ""
+	chroot: ""
+	zonesdir: "$dir"
+	database: ""
+	zonelistfile: "$dir/zone.list"
+	xfrdfile: "$dir/xfrd.state"
+	pidfile: "$dir/nsd.pid"
+	logfile: "$dir/nsd.log"
+	server-count: 1
+	verbosity: 0
+	rrl-ratelimit: 0
+remote-control:
+	control-enable: no
+zone:
+	name: $z
+	zonefile: zone
+CONF
+nsd -d -c "$dir/nsd.conf" &
+pids="$pids $!"
+for a in 20 21 22 23; do
+	"$b/bench/smtptls_srv" 127.0.8.$a "$port" "$dir/chain.pem" "$dir/srv.key" "$procs" 1800 &
+	pids="$pids $!"
+done
+i=0
+until [ "$(ss -Hltn "( sport = :$port )" | wc -l)" -ge 4 ] && ss -Hlun "( sport = :$port )" | grep -q 127.0.8.19; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "survey_bench: servers did not start" >&2; cat "$dir/nsd.log" >&2; exit 1; }
+	sleep 0.1
+done
+
+now() { date +%s.%N; }
+{
+	echo "== survey_bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(openssl version | cut -d' ' -f1-2)"
+	echo "$domains domains, $hosts MX hosts (2 domains each), $procs server workers x 4 addresses"
+	echo "command: postern tls survey DOMAINS --concurrency C --json --port $port --dns 127.0.8.19@$port --trust-anchor none --ca-file ca.pem --timeout 5"
+	printf '%-12s %10s %10s %14s\n' concurrency seconds domains/s handshakes/s
+} | tee -a "$out"
+best=0
+for c in $levels; do
+	t0=$(now)
+	"$b/cli/postern" tls survey "$dir/domains.txt" --concurrency "$c" --json --port "$port" --dns "127.0.8.19@$port" \
+		--trust-anchor none --ca-file "$dir/ca.pem" --timeout 5 >"$dir/survey.json"
+	t1=$(now)
+	python3 - "$dir/survey.json" "$hosts" "$domains" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["hosts"] == int(sys.argv[2]) and d["trusted"] == d["hosts"] and d["domains"] == int(sys.argv[3]), d
+PY
+	awk -v c="$c" -v t0="$t0" -v t1="$t1" -v d="$domains" -v h="$hosts" \
+		'BEGIN { s = t1 - t0; printf "%-12s %10.2f %10.0f %14.0f\n", c, s, d / s, h / s }' | tee -a "$out"
+	best=$(awk -v t0="$t0" -v t1="$t1" -v h="$hosts" -v b="$best" 'BEGIN { r = h / (t1 - t0); print (r > b ? r : b) }')
+done
+
+# the ceiling: the public-key operations of one handshake, on every core
+speed=$(openssl speed -seconds 3 ecdhx25519 ecdsap256 2>/dev/null)
+x=$(echo "$speed" | awk '/ecdh \(X25519\)/ { print $NF }')
+sv=$(echo "$speed" | awk '/ecdsa \(nistp256\)/ { print $(NF-1), $NF }')
+s=${sv% *} v=${sv#* }
+awk -v x="$x" -v s="$s" -v v="$v" -v n="$(nproc)" -v best="$best" 'BEGIN {
+	per = 4 / x + 1 / s + 2 / v
+	printf "openssl speed: X25519 %.0f op/s, ECDSA P-256 sign %.0f/s verify %.0f/s (one core)\n", x, s, v
+	printf "ceiling: %.0f handshakes/s on %d cores (4 X25519 + 1 sign + 2 verify each, %.0f us)\n", n / per, n, per * 1e6
+	printf "best survey: %.0f handshakes/s = %.2f x below the ceiling\n", best, (n / per) / best
+}' | tee -a "$out"
+
+# posttls-finger, one host after another
+pf=$(command -v posttls-finger || echo /usr/sbin/posttls-finger)
+if [ -x "$pf" ]; then
+	mkdir -p "$dir/pf" && : >"$dir/pf/main.cf" # its own (empty) configuration: the defaults
+	t0=$(now)
+	i=0
+	while [ $i -lt "$finger" ]; do
+		MAIL_CONFIG=$dir/pf "$pf" -c -l secure -F "$dir/ca.pem" -L summary "[127.0.8.$((20 + i % 4))]:$port" "h$i.$z" >"$dir/pf.out" 2>&1 || true
+		i=$((i + 1))
+	done
+	t1=$(now)
+	grep -q "Verified TLS connection\|Trusted TLS connection" "$dir/pf.out" || { echo "posttls-finger did not verify:" >&2; cat "$dir/pf.out" >&2; }
+	awk -v t0="$t0" -v t1="$t1" -v n="$finger" 'BEGIN { printf "posttls-finger: %d hosts one after another in %.2f s = %.0f handshakes/s\n", n, t1 - t0, n / (t1 - t0) }' | tee -a "$out"
+	echo "posttls-finger command: posttls-finger -c -l secure -F ca.pem -L summary [127.0.8.X]:$port hN.$z" | tee -a "$out"
+fi
