@@ -116,12 +116,15 @@ now() { date +%s.%N; }
 	echo "== survey_bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(openssl version | cut -d' ' -f1-2)"
 	echo "$domains domains, $hosts MX hosts (2 domains each), $procs server workers x 4 addresses"
 	echo "command: postern tls survey DOMAINS --concurrency C --json --port $port --dns 127.0.8.19@$port --trust-anchor none --ca-file ca.pem --timeout 5"
-	printf '%-12s %10s %10s %14s\n' concurrency seconds domains/s handshakes/s
+	printf '%-12s %10s %10s %14s %16s\n' concurrency seconds domains/s handshakes/s "client CPU/host"
 } | tee -a "$out"
 best=0
 for c in $levels; do
+	timer=""
+	[ -x /usr/bin/time ] && timer="/usr/bin/time -f %U+%S -o $dir/cpu"
+	echo 0+0 >"$dir/cpu"
 	t0=$(now)
-	"$b/cli/postern" tls survey "$dir/domains.txt" --concurrency "$c" --json --port "$port" --dns "127.0.8.19@$port" \
+	$timer "$b/cli/postern" tls survey "$dir/domains.txt" --concurrency "$c" --json --port "$port" --dns "127.0.8.19@$port" \
 		--trust-anchor none --ca-file "$dir/ca.pem" --timeout 5 >"$dir/survey.json"
 	t1=$(now)
 	python3 - "$dir/survey.json" "$hosts" "$domains" <<'PY'
@@ -129,8 +132,9 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["hosts"] == int(sys.argv[2]) and d["trusted"] == d["hosts"] and d["domains"] == int(sys.argv[3]), d
 PY
-	awk -v c="$c" -v t0="$t0" -v t1="$t1" -v d="$domains" -v h="$hosts" \
-		'BEGIN { s = t1 - t0; printf "%-12s %10.2f %10.0f %14.0f\n", c, s, d / s, h / s }' | tee -a "$out"
+	cpu=$(tail -1 "$dir/cpu")
+	awk -v c="$c" -v t0="$t0" -v t1="$t1" -v d="$domains" -v h="$hosts" -v cpu="$cpu" \
+		'BEGIN { s = t1 - t0; split(cpu, u, "+"); printf "%-12s %10.2f %10.0f %14.0f %13.0f us\n", c, s, d / s, h / s, (u[1] + u[2]) / h * 1e6 }' | tee -a "$out"
 	best=$(awk -v t0="$t0" -v t1="$t1" -v h="$hosts" -v b="$best" 'BEGIN { r = h / (t1 - t0); print (r > b ? r : b) }')
 done
 

@@ -269,7 +269,7 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 	/* See what the server does: every version and cipher, then judge. */
 	SSL_CTX_set_security_level(p->ssl, 0);
 	SSL_CTX_set_min_proto_version(p->ssl, TLS1_VERSION);
-	SSL_CTX_set_cipher_list(p->ssl, "ALL:@SECLEVEL=0");
+	SSL_CTX_set_cipher_list(p->ssl, "DEFAULT:@SECLEVEL=0");
 	SSL_CTX_set_options(p->ssl, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(p->ssl, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify(p->ssl, SSL_VERIFY_PEER, verify_cb);

@@ -7,6 +7,7 @@ out again here independently."""
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -319,16 +320,48 @@ class Survey(unittest.TestCase):
             f.write("valid.%s\nstall.%s\n" % (Z, Z))
         before = counts().get("127.0.8.10", 0)
         net = [a if a != "1" else "20" for a in NET]
-        p = subprocess.Popen([POSTERN, "tls", "survey", path, *net], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+        p = subprocess.Popen([POSTERN, "tls", "survey", path, *net, "--json"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 10
         while counts().get("127.0.8.10", 0) == before and time.monotonic() < deadline:
             time.sleep(0.02)  # until the stalling server has the connection
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=10)
         self.assertEqual(p.returncode, 130, err)
-        self.assertIn("interrupted: 1 of 2 domains done", out)
-        self.assertRegex(out, r"trusted TLS\s+1")
+        doc = json.loads(out)
+        # the stalled host is never done; the valid one may or may not be yet
+        self.assertTrue(doc["interrupted"])
+        self.assertEqual(doc["domains_total"], 2)
+        self.assertIn(doc["domains"], (0, 1))
+        self.assertEqual((doc["hosts"], doc["trusted"]), (doc["domains"], doc["domains"]))
+
+    @unittest.skipUnless(os.environ.get("MAILLOG_FEED"), "needs tests/proto's maillog_feed")
+    def test_account_recipient_domains(self):
+        # the real Postfix 3.7 log of tests/proto, its recipients moved into the test zone
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proto", "maillog-postfix37.in")
+        where = {"clear": "plain", "tls": "valid", "tls13": "valid", "untrusted": "selfsigned", "verified": "tls12",
+                 "down": "stall", "discard": "other"}
+        with open(src) as f:
+            log = re.sub(r"@([a-z0-9]+)\.test\b", lambda m: "@%s.%s" % (where.get(m.group(1), "refused"), Z), f.read())
+        path = os.path.join(TMP, "maillog")
+        with open(path, "w") as f:
+            f.write(log)
+        db = os.path.join(TMP, "events.db")
+        self.assertEqual(run("--db", db, "account", "create", "alice", db=False).returncode, 0)
+        p = subprocess.run([os.environ["MAILLOG_FEED"], db, path, "1796170000"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        events = json.loads(run("--db", db, "--json", "events", "alice", "--limit", "0", db=False).stdout)
+        domains = {e["recipient"].split("@")[1] for e in events if e.get("recipient")}
+        self.assertGreater(len(domains), 3)
+        r = run("--db", db, "tls", "survey", "--account", "alice", *NET, "--json", db=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        infos = [HOSTS["mx-" + d.split(".")[0]] for d in domains]
+        self.assertEqual(doc["domains"], len(domains))
+        self.assertEqual(doc["hosts"], len(domains))
+        self.assertEqual(doc["trusted"], sum(1 for i in infos if i[1] == "trusted"))
+        self.assertEqual(doc["unreachable"], sum(1 for i in infos if not i[2]))
+        self.assertEqual(run("--db", db, "tls", "survey", "--account", "nobody", db=False).returncode, 66)
 
 
 if __name__ == "__main__":
