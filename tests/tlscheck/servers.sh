@@ -2,7 +2,7 @@
 # The world of the TLS probe tests, on loopback: a test CA and
 # certificates, an authoritative nsd (127.0.8.1) for tlscheck.example.,
 # and tests/tlscheck/smtp-servers.py with one SMTP server per address
-# 127.0.8.2-.11 (.12 listens on nothing: refused).  Then a command, then
+# 127.0.8.2-.14 (.12 listens on nothing: refused).  Then a command, then
 # everything is stopped.
 #   servers.sh COMMAND ARGS...
 # Environment for COMMAND:
@@ -18,7 +18,8 @@
 #   tls10 .8   TLSv1.0/1.1 only (security level 0)
 #   tls12 .9   TLSv1.2 at most        stall .10  accepts, never speaks
 #   weak .11   RSA-1024, SHA-1, negative serial (test CA)
-#   refused .12  nothing listens
+#   refused .12  nothing listens    garbage .13  text instead of TLS after 220
+#   refuse .14   STARTTLS offered, answered 454
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 command -v nsd >/dev/null || { echo "servers.sh: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
@@ -98,7 +99,7 @@ CNF
 # ---- the zone ----
 survey_zone() {
 # the survey: 300 domains over the hosts above, one, two or three each
-hosts="mx-plain mx-valid mx-other a.b.wild mx-expired mx-selfsigned mx-tls10 mx-tls12 mx-stall mx-weak mx-refused"
+hosts="mx-plain mx-valid mx-other a.b.wild mx-expired mx-selfsigned mx-tls10 mx-tls12 mx-stall mx-weak mx-refused mx-garbage mx-refuse"
 set -- $hosts
 nh=$#
 : >"$dir/survey.map"
@@ -141,9 +142,11 @@ mx-tls12 A 127.0.8.9
 mx-stall A 127.0.8.10
 mx-weak A 127.0.8.11
 mx-refused A 127.0.8.12
+mx-garbage A 127.0.8.13
+mx-refuse A 127.0.8.14
 mx-noaddr TXT "no address"
 ZONE
-	for m in plain valid other expired selfsigned tls10 tls12 stall weak refused noaddr; do
+	for m in plain valid other expired selfsigned tls10 tls12 stall weak refused noaddr garbage refuse; do
 		echo "$m MX 10 mx-$m.$z."
 	done
 	echo "wild MX 10 a.b.wild.$z."
@@ -185,7 +188,7 @@ nsd_pid=$!
 
 /usr/bin/python3 "$here/smtp-servers.py" "$smtp_port" "$dir" 127.0.8.2=plain 127.0.8.3=tls:valid 127.0.8.4=tls:other \
 	127.0.8.5=tls:wild 127.0.8.6=tls:expired 127.0.8.7=tls:selfsigned 127.0.8.8=tls:valid:10 \
-	127.0.8.9=tls:valid:12 127.0.8.10=stall 127.0.8.11=tls:weak >"$dir/smtp.out" 2>"$dir/smtp.log" &
+	127.0.8.9=tls:valid:12 127.0.8.10=stall 127.0.8.11=tls:weak 127.0.8.13=garbage 127.0.8.14=refuse >"$dir/smtp.out" 2>"$dir/smtp.log" &
 smtp_pid=$!
 
 i=0

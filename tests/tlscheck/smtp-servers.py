@@ -3,7 +3,9 @@ process, one listener per address, each with its own behaviour.
 
     smtp-servers.py PORT DIR ADDR=MODE...
 
-MODE: plain (no STARTTLS), stall (accepts, never speaks), or tls:NAME[:VER]
+MODE: plain (no STARTTLS), stall (accepts, never speaks), garbage
+(offers STARTTLS, says 220, then answers the ClientHello with text),
+refuse (offers STARTTLS, answers it 454), or tls:NAME[:VER]
 (STARTTLS with DIR/NAME.pem and DIR/NAME.key; VER 12 = TLSv1.2 at most,
 10 = TLSv1.0/1.1 only at security level 0).  Every accepted connection
 is counted: DIR/ADDR.count is rewritten with the total after each one."""
@@ -52,12 +54,21 @@ def handler(addr, mode):
                     return
                 cmd = line.strip().upper()
                 if cmd.startswith(b"EHLO"):
-                    ext = b"250-STARTTLS\r\n" if ctx else b""
+                    ext = b"250-STARTTLS\r\n" if ctx or mode in ("garbage", "refuse") else b""
                     writer.write(b"250-mx.test\r\n250-PIPELINING\r\n" + ext + b"250 8BITMIME\r\n")
                 elif cmd == b"STARTTLS" and ctx:
                     writer.write(b"220 2.0.0 go ahead\r\n")
                     await writer.drain()
                     await writer.start_tls(ctx)
+                elif cmd == b"STARTTLS" and mode == "garbage":
+                    writer.write(b"220 2.0.0 go ahead\r\n")
+                    await writer.drain()
+                    await reader.read(1)  # the ClientHello's first byte
+                    writer.write(b"this is not TLS at all, sorry\r\n" * 4)
+                    await writer.drain()
+                    return
+                elif cmd == b"STARTTLS" and mode == "refuse":
+                    writer.write(b"454 4.7.0 TLS not available due to local problem\r\n")
                 elif cmd == b"QUIT":
                     writer.write(b"221 2.0.0 bye\r\n")
                     await writer.drain()

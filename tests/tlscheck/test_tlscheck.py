@@ -37,6 +37,8 @@ HOSTS = {
     "mx-stall": ("127.0.8.10", "connection", False, False, None),
     "mx-weak": ("127.0.8.11", "weak", True, True, "TLSv1.3"),
     "mx-refused": ("127.0.8.12", "connection", False, False, None),
+    "mx-garbage": ("127.0.8.13", "handshake", True, True, None),
+    "mx-refuse": ("127.0.8.14", "handshake", True, True, None),
 }
 IMPLICIT = ("127.0.8.3", "name_mismatch", True, True, "TLSv1.3")  # the valid server, not for that name
 
@@ -156,6 +158,20 @@ class Check(unittest.TestCase):
     def test_refused(self):
         h, _ = self.assert_single("refused")
         self.assertIn("refused", h["error"])
+
+    def test_handshake_failure(self):
+        h, doc = self.assert_single("garbage")
+        self.assertIn("TLS handshake failed", h["error"])
+        self.assertEqual(doc["settings"]["opportunistic"]["outcome"], "clear")
+        self.assertIn("TLS handshake failed", doc["settings"]["enforced"]["reason"])
+        h, doc = self.assert_single("refuse")
+        self.assertIn("STARTTLS refused: 454", h["error"])
+
+    def test_dns_failure(self):
+        # nsd is not authoritative for it: REFUSED, the resolver says SERVFAIL
+        rc, doc = check("x.elsewhere.example")
+        self.assertEqual((rc, doc["status"]), (69, "dns_failure"))
+        self.assertIn("MX x.elsewhere.example", doc["error"])
 
     def test_implicit_mx(self):
         rc, doc = check("implicit." + Z)
