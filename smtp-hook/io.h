@@ -72,7 +72,7 @@ typedef struct loop_watch loop_watch;
 typedef void (*loop_watch_cb)(void *arg, unsigned ready);
 loop_watch *loop_watch_add(loop *l, int fd, unsigned events, loop_watch_cb cb, void *arg); /* NULL on failure */
 int loop_watch_set(loop_watch *w, unsigned events);
-void loop_watch_del(loop_watch *w); /* NULL is fine; does not close the fd */
+void loop_watch_del(loop_watch *w); /* NULL is fine; does not close the fd; every watch must be deleted before loop_free */
 
 /*
  * Timed work of an owner (deadlines of lookups in flight): before each
