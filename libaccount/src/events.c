@@ -169,6 +169,9 @@ int acct_event_add(acct_db *db, const acct_event_batch *b)
 	acct__clear(db);
 	if ((r = check_batch(db, b)) != ACCT_OK)
 		return r;
+	if (b->pos && b->pos->fingerprint_len > ACCT_LOG_FINGERPRINT_MAX)
+		return acct__err(db, ACCT_EINVAL, "a log position's fingerprint is at most %d bytes",
+		                 ACCT_LOG_FINGERPRINT_MAX);
 	rs.login[0] = '\0';
 	if ((r = acct__begin(db)) != ACCT_OK)
 		return r;

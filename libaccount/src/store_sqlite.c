@@ -182,10 +182,11 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_PENDING_DEL] = "DELETE FROM maillog_pending WHERE queue_id = ?1 AND submitted_at = ?2",
 	[Q_PENDING_ALL] = "SELECT queue_id, submitted_at, account, sender, message_id, client FROM maillog_pending "
 	                  "ORDER BY submitted_at, rowid",
-	[Q_LOGPOS_PUT] = "INSERT INTO log_position (name, device, inode, offset, updated_at) VALUES (?1, ?2, ?3, ?4, "
-	                 "?5) ON CONFLICT (name) DO UPDATE SET device = excluded.device, inode = excluded.inode, "
-	                 "offset = excluded.offset, updated_at = excluded.updated_at",
-	[Q_LOGPOS_GET] = "SELECT device, inode, offset, updated_at FROM log_position WHERE name = ?1",
+	[Q_LOGPOS_PUT] = "INSERT INTO log_position (name, device, inode, offset, updated_at, fingerprint) VALUES (?1, "
+	                 "?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO UPDATE SET device = excluded.device, inode = "
+	                 "excluded.inode, offset = excluded.offset, updated_at = excluded.updated_at, fingerprint = "
+	                 "excluded.fingerprint",
+	[Q_LOGPOS_GET] = "SELECT device, inode, offset, updated_at, fingerprint FROM log_position WHERE name = ?1",
 	/* The newest `limit` events of the range, handed out oldest first. */
 	[Q_EVENT_QUERY] = "SELECT id, time, submitted_at, queue_id, account, sender, recipient, message_id, client, "
 	                  "type, dsn, reason, relay, transport, tls_protocol, tls_cipher, tls_trust, tls_refused "
@@ -1278,6 +1279,10 @@ static int sq_logpos_put(store *st, const char *name, const acct_log_pos *p, int
 	sqlite3_bind_int64(q, 3, p->inode);
 	sqlite3_bind_int64(q, 4, p->offset);
 	sqlite3_bind_int64(q, 5, now);
+	if (p->fingerprint_len > 0)
+		sqlite3_bind_blob(q, 6, p->fingerprint, (int)p->fingerprint_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 6);
 	return run(s, q, "saving the log position");
 }
 
@@ -1296,6 +1301,13 @@ static int sq_logpos_get(store *st, const char *name, acct_log_pos *out)
 		out->inode = sqlite3_column_int64(q, 1);
 		out->offset = sqlite3_column_int64(q, 2);
 		out->updated_at = sqlite3_column_int64(q, 3);
+		const void *fp = sqlite3_column_blob(q, 4);
+		int fl = sqlite3_column_bytes(q, 4);
+		out->fingerprint_len = 0;
+		if (fp && fl > 0 && fl <= ACCT_LOG_FINGERPRINT_MAX) {
+			memcpy(out->fingerprint, fp, (size_t)fl);
+			out->fingerprint_len = (size_t)fl;
+		}
 		r = ACCT_OK;
 	} else if (rc == SQLITE_DONE) {
 		snprintf(s->base.err, sizeof(s->base.err), "no saved position for this log");

@@ -116,6 +116,7 @@ static void test_batch_with_position(void **state)
 	assert_int_equal(got.inode, 777);
 	assert_int_equal(got.offset, 12345);
 	assert_int_equal(got.updated_at, fx->now);
+	assert_int_equal(got.fingerprint_len, 0); /* none given: none kept */
 
 	collect *c = list(fx->db, "acme", 0, ACCT_EVENT_ANY, 0);
 	assert_int_equal(c->n, 2);
@@ -133,6 +134,22 @@ static void test_batch_with_position(void **state)
 	assert_int_equal(acct_event_add(fx->db, &b), ACCT_OK);
 	assert_int_equal(acct_logpos_get(fx->db, "/var/log/mail.log", &got), ACCT_OK);
 	assert_int_equal(got.offset, 20000);
+
+	/* with the follower's fingerprint (schema 5), kept byte for byte */
+	pos.fingerprint_len = 32;
+	for (int i = 0; i < 32; i++)
+		pos.fingerprint[i] = (unsigned char)(i * 7 + 1);
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_OK);
+	assert_int_equal(acct_logpos_get(fx->db, "/var/log/mail.log", &got), ACCT_OK);
+	assert_int_equal(got.fingerprint_len, 32);
+	assert_memory_equal(got.fingerprint, pos.fingerprint, 32);
+	pos.fingerprint_len = ACCT_LOG_FINGERPRINT_MAX + 1;
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
+	assert_non_null(strstr(acct_errmsg(fx->db), "fingerprint"));
+	pos.fingerprint_len = 0; /* and taken away again */
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_OK);
+	assert_int_equal(acct_logpos_get(fx->db, "/var/log/mail.log", &got), ACCT_OK);
+	assert_int_equal(got.fingerprint_len, 0);
 }
 
 /* A failure anywhere in a batch leaves neither its events nor its
@@ -472,7 +489,7 @@ static void test_null_arguments(void **state)
 	b.n_events = 1;
 	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
 	b.n_events = 0;
-	acct_log_pos pos = {1, 2, 3, 0};
+	acct_log_pos pos = {.device = 1, .inode = 2, .offset = 3};
 	b.pos = &pos; /* a position needs the log's name */
 	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
 	assert_non_null(strstr(acct_errmsg(fx->db), "log name"));

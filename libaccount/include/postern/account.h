@@ -625,13 +625,19 @@ typedef struct acct_pending_msg {
 	int64_t submitted_at;
 } acct_pending_msg;
 
+#define ACCT_LOG_FINGERPRINT_MAX 64
+
 /* Where a log follower is: the file's identity and the offset after
- * the last line it has taken into account. */
+ * the last line it has taken into account.  The fingerprint is the
+ * follower's own (opaque to the store, schema 5): how it recognises the
+ * file once renamed and compressed; fingerprint_len 0 = none. */
 typedef struct acct_log_pos {
 	int64_t device;
 	int64_t inode;
 	int64_t offset;
 	int64_t updated_at; /* set by the store */
+	size_t fingerprint_len; /* 0..ACCT_LOG_FINGERPRINT_MAX */
+	unsigned char fingerprint[ACCT_LOG_FINGERPRINT_MAX];
 } acct_log_pos;
 
 /* Everything a follower learned from a stretch of log, recorded in ONE
