@@ -9,7 +9,9 @@ set -eu
 BUILD="cmake pkg-config gcc clang make libsqlite3-dev liboath-dev libssl-dev libedit-dev libqrencode-dev libjansson-dev"
 # MTA-STS/DANE: DNSSEC-validating DNS (libunbound)
 BUILD="$BUILD libunbound-dev"
-TEST="libcmocka-dev libclang-rt-14-dev llvm-14 oathtool sqlite3"
+# The log follower reads rotated logs gzip compressed (zlib); its tests run gzip
+BUILD="$BUILD zlib1g-dev"
+TEST="libcmocka-dev libclang-rt-14-dev llvm-14 oathtool sqlite3 gzip"
 # The shell's tests
 TEST="$TEST python3 oathtool util-linux"
 # The daemon's end-to-end tests (a real Postfix on loopback) and valgrind

@@ -5,17 +5,24 @@
  * outputs not yet committed (copied into one string arena, since the
  * correlator's pointers live only during its callback), and the
  * position, which moves in the store only together with that batch.
+ * The file read is the log itself or a rotated one, plain or gzip
+ * compressed (read through zlib's gz* functions, fixed buffers); the
+ * first FP_MAX bytes read are kept for the position's fingerprint.
  */
 #include "maillog_follow.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
 
 #include "maillog.h"
 #include "maillog_track.h"
@@ -23,6 +30,11 @@
 #define PATH_MAX_LEN 1023
 #define READ_CHUNK 65536
 #define NONE SIZE_MAX
+#define FP_MAX 4096   /* the fingerprint covers the first min(offset, FP_MAX) bytes */
+#define FP_LEN 32     /* SHA-256 */
+#define CHAIN_MAX 64  /* rotated files one poll moves through at most */
+
+enum { OPEN_OK, OPEN_NOENT, OPEN_OTHER, OPEN_ERR }; /* OPEN_OTHER: not the file asked for */
 
 enum { S_QID, S_ACCOUNT, S_SENDER, S_RCPT, S_MSGID, S_CLIENT, S_DSN, S_REASON, S_RELAY, S_TRANSPORT,
        S_PROTO, S_CIPHER, S_COUNT };
@@ -51,7 +63,15 @@ struct mlf {
 	mlf_options o;
 	mlt *t;
 	int fd;
+	gzFile gz;         /* the file being read is a gzip-compressed rotated one */
+	int src_end;       /* it is damaged: read no more of it */
+	char src[PATH_MAX_LEN + 1]; /* its name, for messages */
 	int64_t dev, ino;
+	int64_t rd;        /* content bytes before what the next read returns */
+	unsigned char head[FP_MAX]; /* the file's first bytes, for its fingerprint */
+	size_t head_len;
+	int stored;        /* the store holds a position (of stored_dev, stored_ino) */
+	int64_t stored_dev, stored_ino;
 	int64_t offset;    /* after the last complete line taken */
 	int64_t committed; /* the offset in the store */
 	int pos_dirty;     /* file identity changed since the last commit */
@@ -74,6 +94,27 @@ struct mlf {
 	vec evs, opens, closes, expiries;
 	mlf_stats st;
 };
+
+static void notice(const mlf *f, int warning, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void notice(const mlf *f, int warning, const char *fmt, ...)
+{
+	char msg[2 * PATH_MAX_LEN + 256];
+	va_list ap;
+	if (!f->o.notice)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	f->o.notice(warning, msg, f->o.notice_ctx);
+}
+
+static void fingerprint(const unsigned char *p, size_t n, unsigned char out[FP_LEN])
+{
+	unsigned int len = FP_LEN;
+	if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1)
+		memset(out, 0, FP_LEN); /* cannot happen; then it matches nothing real */
+}
 
 static void *vec_push(vec *v)
 {
@@ -187,6 +228,9 @@ static int commit(mlf *f)
 	if (f->evs.n == 0 && f->opens.n == 0 && f->closes.n == 0 && f->expiries.n == 0 &&
 	    f->offset == f->committed && !f->pos_dirty)
 		return ACCT_OK;
+	if (f->evs.n == 0 && f->opens.n == 0 && f->closes.n == 0 && f->expiries.n == 0 && f->offset == 0 &&
+	    f->stored && (f->dev != f->stored_dev || f->ino != f->stored_ino))
+		return ACCT_OK; /* nothing to write (the position stays, see below) */
 	acct_event *ev = calloc(f->evs.n + 1, sizeof *ev);
 	acct_pending_msg *op = calloc(f->opens.n + 1, sizeof *op);
 	acct_pending_msg *cl = calloc(f->closes.n + 1, sizeof *cl);
@@ -225,12 +269,29 @@ static int commit(mlf *f)
 		ex[i].submitted_at = p->submitted_at;
 		ex[i].time = p->time;
 	}
-	acct_log_pos pos = {f->dev, f->ino, f->offset, 0};
-	acct_event_batch b = {ev, f->evs.n, ex, f->expiries.n, op, f->opens.n, cl, f->closes.n, f->path, &pos};
+	acct_log_pos pos = {.device = f->dev, .inode = f->ino, .offset = f->offset};
+	size_t cover = f->offset < FP_MAX ? (size_t)f->offset : FP_MAX;
+	if (cover > 0 && cover <= f->head_len) {
+		fingerprint(f->head, cover, pos.fingerprint);
+		pos.fingerprint_len = FP_LEN;
+	}
+	/* A new file nothing was taken from yet keeps the position at the end
+	 * of the previous one: should this file be renamed and compressed
+	 * before anything is read from it, the follower finds the previous
+	 * file again (by its fingerprint) and comes to this one as the next
+	 * in the chain, whereas a position at 0 has nothing to recognise it by. */
+	int keep = f->offset == 0 && f->stored && (f->dev != f->stored_dev || f->ino != f->stored_ino);
+	acct_event_batch b = {ev, f->evs.n, ex, f->expiries.n, op, f->opens.n, cl, f->closes.n, f->path,
+	                      keep ? NULL : &pos};
 	r = acct_event_add(f->db, &b);
 	if (r == ACCT_OK) {
+		if (!keep) {
+			f->stored = 1;
+			f->stored_dev = f->dev;
+			f->stored_ino = f->ino;
+			f->pos_dirty = 0;
+		}
 		f->committed = f->offset;
-		f->pos_dirty = 0;
 		f->st.events += f->evs.n;
 		f->st.commits++;
 		batch_clear(f);
@@ -331,6 +392,45 @@ static int take_bytes(mlf *f, const char *p, size_t n, size_t *used)
 	return ACCT_OK;
 }
 
+/* Keep the file's first bytes (for its fingerprint) as they are read. */
+static void saw(mlf *f, const char *p, size_t n)
+{
+	if (f->rd < FP_MAX) {
+		size_t at = (size_t)f->rd, k = FP_MAX - at < n ? FP_MAX - at : n;
+		memcpy(f->head + at, p, k);
+		if (at + k > f->head_len)
+			f->head_len = at + k;
+	}
+	f->rd += (int64_t)n;
+}
+
+/* One read of the current file: plain, or decompressed.  0 at its end;
+ * a damaged compressed file is at its end where the damage is. */
+static ssize_t src_read(mlf *f, char *buf, size_t n)
+{
+	if (f->src_end)
+		return 0;
+	if (!f->gz) {
+		ssize_t k;
+		do
+			k = read(f->fd, buf, n);
+		while (k < 0 && errno == EINTR);
+		return k;
+	}
+	int k = gzread(f->gz, buf, (unsigned)n);
+	int zerr = Z_OK;
+	const char *msg = k <= 0 ? gzerror(f->gz, &zerr) : NULL;
+	if (k < 0 || (k == 0 && zerr != Z_OK)) {
+		notice(f, 1,
+		       "%s: damaged compressed log (%s) after %lld bytes of its content: the rest of it is lost, "
+		       "going on with the next file",
+		       f->src, msg ? msg : "read error", (long long)f->rd);
+		f->src_end = 1;
+		return 0;
+	}
+	return k;
+}
+
 /* Read the open file to its end, or until the budget is spent. */
 static int drain(mlf *f)
 {
@@ -343,14 +443,12 @@ static int drain(mlf *f)
 				return r;
 			continue;
 		}
-		ssize_t n = read(f->fd, f->rbuf, READ_CHUNK);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		ssize_t n = src_read(f, f->rbuf, READ_CHUNK);
+		if (n < 0)
 			return ACCT_EUNAVAIL;
-		}
 		if (n == 0)
 			return ACCT_OK;
+		saw(f, f->rbuf, (size_t)n);
 		f->rpos = 0;
 		f->rlen = (size_t)n;
 	}
@@ -358,73 +456,303 @@ static int drain(mlf *f)
 
 static void close_file(mlf *f)
 {
-	if (f->fd >= 0)
+	if (f->gz)
+		gzclose_r(f->gz); /* closes f->fd */
+	else if (f->fd >= 0)
 		close(f->fd);
+	f->gz = NULL;
 	f->fd = -1;
+	f->src_end = 0;
 	f->rpos = f->rlen = 0;
 	f->llen = 0;
 	f->skipping = 0;
 	f->skip_len = 0;
+	f->head_len = 0;
+	f->rd = 0;
 }
 
-/* Open `path` at `offset` as the current file (its identity recorded). */
-static int open_at(mlf *f, const char *path, int64_t offset)
+static int is_gzip(int fd)
+{
+	unsigned char m[2];
+	return pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}
+
+/* Exactly n bytes of a gzip stream (fewer only at its end or damage). */
+static size_t gz_get(gzFile gz, unsigned char *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		int k = gzread(gz, p + got, (unsigned)(n - got > READ_CHUNK ? READ_CHUNK : n - got));
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	return got;
+}
+
+/* Does `head` (the file's first `have` bytes) match the saved position's
+ * fingerprint?  A position without one (saved before schema 5) matches
+ * by identity alone; a position at 0 has nothing to match. */
+static int head_matches(const acct_log_pos *want, const unsigned char *head, size_t have)
+{
+	size_t cover = want->offset < FP_MAX ? (size_t)want->offset : FP_MAX;
+	unsigned char fp[FP_LEN];
+	if (want->fingerprint_len == 0)
+		return 1;
+	if (want->fingerprint_len != FP_LEN || cover == 0 || have < cover)
+		return 0;
+	fingerprint(head, cover, fp);
+	return memcmp(fp, want->fingerprint, FP_LEN) == 0;
+}
+
+/* Open `path` at `offset` as the current file (its identity recorded).
+ * With `want`, only if it is the file of that saved position: the same
+ * device, inode and fingerprint, or, with `rotated` and compressed, the
+ * same fingerprint (a compressed file has a new inode).  `rotated`
+ * allows a gzip file, read decompressed, `offset` counting its content. */
+static int open_file(mlf *f, const char *path, int64_t offset, const acct_log_pos *want, int rotated)
 {
 	struct stat sb;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return errno == ENOENT ? ACCT_ENOTFOUND : ACCT_EUNAVAIL;
+		return errno == ENOENT ? OPEN_NOENT : OPEN_ERR;
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
-		return ACCT_EUNAVAIL;
+		return OPEN_ERR;
 	}
-	if (offset > (int64_t)sb.st_size) /* truncated since */
-		offset = 0;
-	if (offset > 0 && lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+	int gz = rotated && is_gzip(fd);
+	int same = (int64_t)sb.st_dev == (want ? want->device : 0) && (int64_t)sb.st_ino == (want ? want->inode : 0);
+	if (want && !same && !(gz && want->fingerprint_len > 0)) {
 		close(fd);
-		return ACCT_EUNAVAIL;
+		return OPEN_OTHER;
 	}
-	close_file(f);
-	f->fd = fd;
+	if (!gz) {
+		unsigned char head[FP_MAX];
+		size_t cover = offset < FP_MAX ? (size_t)offset : FP_MAX;
+		ssize_t k = cover ? pread(fd, head, cover, 0) : 0;
+		if (want && !head_matches(want, head, k > 0 ? (size_t)k : 0)) {
+			close(fd);
+			return OPEN_OTHER; /* a reused inode number, or rewritten in place */
+		}
+		if (offset > (int64_t)sb.st_size) /* truncated since */
+			offset = 0, k = 0;
+		if (offset > 0 && lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+			close(fd);
+			return OPEN_ERR;
+		}
+		close_file(f);
+		f->fd = fd;
+		if (k > 0)
+			memcpy(f->head, head, (size_t)k);
+		f->head_len = k > 0 ? (size_t)k : 0;
+	} else {
+		int dfd = dup(fd);
+		gzFile z = dfd >= 0 ? gzdopen(dfd, "rb") : NULL;
+		close(fd);
+		if (!z) {
+			if (dfd >= 0)
+				close(dfd);
+			return OPEN_ERR;
+		}
+		unsigned char head[FP_MAX];
+		size_t cover = offset < FP_MAX ? (size_t)offset : FP_MAX;
+		size_t k = gz_get(z, head, cover);
+		int zerr = Z_OK;
+		const char *zmsg = k < cover ? gzerror(z, &zerr) : NULL;
+		if (want && k < cover && zerr != Z_OK) {
+			notice(f, 1,
+			       "%s: damaged compressed log (%s): cannot tell whether it continues the saved position "
+			       "(its lines are not read)",
+			       path, zmsg ? zmsg : "read error");
+			gzclose_r(z);
+			return OPEN_OTHER;
+		}
+		if (want && !head_matches(want, head, k)) {
+			gzclose_r(z);
+			return OPEN_OTHER;
+		}
+		close_file(f);
+		f->gz = z;
+		f->fd = dfd;
+		memcpy(f->head, head, k);
+		f->head_len = k;
+		/* on to the offset: decompress and drop what was taken already */
+		int64_t at = (int64_t)k;
+		char last = k ? (char)head[k - 1] : '\n';
+		while (at < offset) {
+			size_t want_n = offset - at > READ_CHUNK ? READ_CHUNK : (size_t)(offset - at);
+			int n = gzread(z, f->rbuf, (unsigned)want_n);
+			if (n <= 0)
+				break;
+			at += n;
+			last = f->rbuf[n - 1];
+		}
+		if (at < offset || last != '\n') {
+			notice(f, 1,
+			       "%s: the compressed log %s the saved position (byte %lld): the lines after it are "
+			       "lost, going on with the next file",
+			       path, at < offset ? "ends before" : "does not continue at", (long long)offset);
+			f->src_end = 1;
+		}
+	}
 	f->dev = (int64_t)sb.st_dev;
 	f->ino = (int64_t)sb.st_ino;
 	f->offset = offset;
-	return ACCT_OK;
+	f->rd = offset;
+	snprintf(f->src, sizeof f->src, "%s", path);
+	return OPEN_OK;
 }
 
-/* At start: the rotated file with the saved identity, among PATH.* and PATH-* */
-static int find_rotated(const mlf *f, int64_t dev, int64_t ino, char *out, size_t len)
+static int open_at(mlf *f, const char *path, int64_t offset)
 {
-	char dir[PATH_MAX_LEN + 1];
-	const char *slash = strrchr(f->path, '/');
-	const char *base = slash ? slash + 1 : f->path;
-	size_t bl = strlen(base);
+	int r = open_file(f, path, offset, NULL, 0);
+	return r == OPEN_OK ? ACCT_OK : r == OPEN_NOENT ? ACCT_ENOTFOUND : ACCT_EUNAVAIL;
+}
+
+static void dir_of(const char *path, char *dir, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	*base = slash ? slash + 1 : path;
 	if (slash) {
-		size_t dl = slash == f->path ? 1 : (size_t)(slash - f->path);
-		memcpy(dir, f->path, dl);
+		size_t dl = slash == path ? 1 : (size_t)(slash - path);
+		memcpy(dir, path, dl);
 		dir[dl] = '\0';
 	} else {
 		dir[0] = '.';
 		dir[1] = '\0';
 	}
+}
+
+/* PATH.SUFFIX or PATH-SUFFIX; `strict`: a suffix of digits, '.', '-' and
+ * '_' only (Postfix's YYYYMMDD-HHMMSS, logrotate's N or YYYYMMDD), then
+ * ".gz" or nothing, so that an administrator's copy is never taken for
+ * a rotation. */
+static int rotated_name(const char *name, const char *base, size_t bl, int strict)
+{
+	if (strncmp(name, base, bl) != 0 || (name[bl] != '.' && name[bl] != '-') || !name[bl + 1])
+		return 0;
+	if (!strict)
+		return 1;
+	const char *sfx = name + bl + 1;
+	size_t n = strlen(sfx);
+	if (n > 3 && strcmp(sfx + n - 3, ".gz") == 0)
+		n -= 3;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789.-_", sfx[i]))
+			return 0;
+	return 1;
+}
+
+/* At start: open the rotated file of the saved position, among PATH.*
+ * and PATH-*: the plain file with its inode, else (strict names only)
+ * the gzip file whose content starts with its fingerprint. */
+static int open_rotated(mlf *f, const acct_log_pos *pos)
+{
+	char dir[PATH_MAX_LEN + 1], cand[2 * PATH_MAX_LEN + 2];
+	const char *base;
+	dir_of(f->path, dir, &base);
+	size_t bl = strlen(base);
+	for (int pass = 0; pass < 2; pass++) {
+		DIR *d = opendir(dir);
+		if (!d)
+			return 0;
+		struct dirent *e;
+		int found = 0;
+		while (!found && (e = readdir(d)) != NULL) {
+			if (!rotated_name(e->d_name, base, bl, pass == 1))
+				continue;
+			int n = snprintf(cand, sizeof cand, "%s/%s", dir, e->d_name);
+			if (n < 0 || (size_t)n > PATH_MAX_LEN)
+				continue;
+			struct stat sb;
+			if (pass == 0 && (stat(cand, &sb) != 0 || (int64_t)sb.st_ino != pos->inode))
+				continue;
+			if (pass == 1 && (pos->fingerprint_len == 0 || pos->offset == 0))
+				break;
+			found = open_file(f, cand, pos->offset, pos, 1) == OPEN_OK;
+		}
+		closedir(d);
+		if (found) {
+			if (f->gz)
+				notice(f, 0, "%s: resuming in %s (compressed since) at byte %lld of its content", f->path,
+				       f->src, (long long)pos->offset);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec : a->tv_nsec > b->tv_nsec;
+}
+
+/* The rotated file that comes after the current one: among PATH.* and
+ * PATH-* (strict names), the oldest last modification after the current
+ * file's (gzip keeps it; on a tie, the name that sorts after it), not the
+ * current file nor its compressed twin (the same first bytes), not the
+ * file at the path.  Rotated files are written in turn, so their
+ * modification times give their order whatever their names. */
+static int next_rotated(mlf *f, char *out)
+{
+	char dir[PATH_MAX_LEN + 1], cand[2 * PATH_MAX_LEN + 2];
+	const char *base;
+	struct stat cur, at, sb;
+	struct timespec best = {0, 0};
+	int have = 0;
+
+	if (fstat(f->fd, &cur) != 0)
+		return 0;
+	int path_ok = stat(f->path, &at) == 0;
+	dir_of(f->path, dir, &base);
+	size_t bl = strlen(base);
 	DIR *d = opendir(dir);
 	if (!d)
 		return 0;
 	struct dirent *e;
-	int found = 0;
-	while (!found && (e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, base, bl) != 0 || (e->d_name[bl] != '.' && e->d_name[bl] != '-'))
+	while ((e = readdir(d)) != NULL) {
+		if (!rotated_name(e->d_name, base, bl, 1))
 			continue;
-		struct stat sb;
-		int n = snprintf(out, len, "%s/%s", dir, e->d_name);
-		if (n < 0 || (size_t)n >= len)
+		int n = snprintf(cand, sizeof cand, "%s/%s", dir, e->d_name);
+		if (n < 0 || (size_t)n > PATH_MAX_LEN || stat(cand, &sb) != 0 || !S_ISREG(sb.st_mode))
 			continue;
-		if (stat(out, &sb) == 0 && S_ISREG(sb.st_mode) && (int64_t)sb.st_dev == dev &&
-		    (int64_t)sb.st_ino == ino)
-			found = 1;
+		if ((sb.st_dev == cur.st_dev && sb.st_ino == cur.st_ino) ||
+		    (path_ok && sb.st_dev == at.st_dev && sb.st_ino == at.st_ino))
+			continue;
+		if (!ts_after(&sb.st_mtim, &cur.st_mtim) &&
+		    !(sb.st_mtim.tv_sec == cur.st_mtim.tv_sec && sb.st_mtim.tv_nsec == cur.st_mtim.tv_nsec &&
+		      strcmp(cand, f->src) > 0))
+			continue; /* older (on a tie, by name: Postfix's suffix is the time) */
+		int tie = have && best.tv_sec == sb.st_mtim.tv_sec && best.tv_nsec == sb.st_mtim.tv_nsec;
+		if (have && !ts_after(&best, &sb.st_mtim) && !(tie && strcmp(cand, out) < 0))
+			continue; /* not older than the best so far (on a tie: plain X before X.gz) */
+		int fd = open(cand, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			continue;
+		int same = 0;
+		if (is_gzip(fd) && f->head_len > 0) { /* the current file, compressed? */
+			int dfd = dup(fd);
+			gzFile z = dfd >= 0 ? gzdopen(dfd, "rb") : NULL;
+			if (z) {
+				unsigned char h[FP_MAX];
+				size_t k = gz_get(z, h, f->head_len);
+				same = k == f->head_len && memcmp(h, f->head, k) == 0;
+				gzclose_r(z);
+			} else if (dfd >= 0) {
+				close(dfd);
+			}
+		}
+		close(fd);
+		if (same)
+			continue;
+		memcpy(out, cand, (size_t)n + 1);
+		best = sb.st_mtim;
+		have = 1;
 	}
 	closedir(d);
-	return found;
+	return have;
 }
 
 static int restore_one(const acct_pending_msg *m, void *ctx)
@@ -450,6 +778,7 @@ static int resync(mlf *f)
 		return r;
 	r = acct_logpos_get(f->db, f->path, &pos);
 	if (r == ACCT_ENOTFOUND) {
+		f->stored = 0;
 		f->dev = f->ino = 0;
 		f->committed = f->offset = 0;
 		f->pos_dirty = 1;
@@ -457,21 +786,27 @@ static int resync(mlf *f)
 	}
 	if (r != ACCT_OK)
 		return r;
-	f->dev = pos.device;
-	f->ino = pos.inode;
+	f->stored = 1;
+	f->stored_dev = f->dev = pos.device;
+	f->stored_ino = f->ino = pos.inode;
 	f->committed = f->offset = pos.offset;
 	f->pos_dirty = 0;
 
-	struct stat sb;
-	if (stat(f->path, &sb) == 0 && (int64_t)sb.st_dev == pos.device && (int64_t)sb.st_ino == pos.inode)
-		return open_at(f, f->path, pos.offset);
-	/* rotated while we were away: finish the old file first; the next
-	 * poll reads it to its end, sees that the path names another file
-	 * and goes on with that one, as for a rotation while running */
-	char old[PATH_MAX_LEN + 1];
-	if (find_rotated(f, pos.device, pos.inode, old, sizeof old) && open_at(f, old, pos.offset) == ACCT_OK)
+	if (open_file(f, f->path, pos.offset, &pos, 0) == OPEN_OK)
+		return ACCT_OK;
+	/* rotated while we were away: finish the old file first (it may have
+	 * been compressed since); the next poll reads it to its end, sees that
+	 * the path names another file and goes on with the next rotated one,
+	 * or that one, as for a rotation while running */
+	if (open_rotated(f, &pos))
 		return ACCT_OK;
 	/* the old file is gone: the current file (if any) from its start */
+	if (pos.offset > 0)
+		notice(f, 1,
+		       "%s: the file of the saved position (inode %lld, byte %lld) is neither at the path nor "
+		       "among its rotated files: reading %s from its start, lines not read before the stop may "
+		       "be lost",
+		       f->path, (long long)pos.inode, (long long)pos.offset, f->path);
 	r = open_at(f, f->path, 0);
 	if (r == ACCT_OK) {
 		f->pos_dirty = 1;
@@ -537,9 +872,22 @@ static int poll_once(mlf *f)
 		return r == ACCT_OK ? commit(f) : r;
 	if (stat(f->path, &sb) == 0) {
 		if ((int64_t)sb.st_dev != f->dev || (int64_t)sb.st_ino != f->ino) {
-			/* rotated: the old file's last lines, then the new one */
-			if ((r = drain(f)) != ACCT_OK || f->more || (r = commit(f)) != ACCT_OK)
-				return r == ACCT_OK ? commit(f) : r;
+			/* rotated: the old file's last lines, then the rotated files
+			 * that came after it if any (several rotations while the
+			 * follower was down or behind), then the new one */
+			for (int i = 0;; i++) {
+				char next[PATH_MAX_LEN + 1];
+				if ((r = drain(f)) != ACCT_OK || f->more || (r = commit(f)) != ACCT_OK)
+					return r == ACCT_OK ? commit(f) : r;
+				if (i >= CHAIN_MAX || !next_rotated(f, next))
+					break;
+				if (open_file(f, next, 0, NULL, 1) != OPEN_OK)
+					break;
+				notice(f, 0, "%s: reading the rotated %s%s", f->path, f->src,
+				       f->gz ? " (compressed)" : "");
+				f->pos_dirty = 1;
+				f->st.rotations++;
+			}
 			if ((r = open_at(f, f->path, 0)) != ACCT_OK)
 				return r == ACCT_ENOTFOUND ? ACCT_OK : r;
 			f->pos_dirty = 1;

@@ -19,7 +19,13 @@
  *    saved inode is no longer the file at the path, it looks for the
  *    rotated file among the path's siblings named PATH.* or PATH-*
  *    (Postfix's "postfix logrotate" makes PATH.YYYYMMDD-HHMMSS, logrotate
- *    PATH.1 or PATH-YYYYMMDD) by inode, and finishes it first.
+ *    PATH.1 or PATH-YYYYMMDD) by inode, or, compressed since (gzip, as
+ *    Postfix's maillog_file_compressor does a second after the rename),
+ *    by the fingerprint saved with the position (SHA-256 of the file's
+ *    first min(offset, 4096) bytes), and finishes it first, through zlib.
+ *    After a rotated file it reads those rotated after it (by
+ *    modification time), then the file at the path.  A damaged .gz is
+ *    read up to the damage, reported (opts.notice) and left.
  *  - Retention: with opts.retention, events older than that are deleted
  *    (acct_event_del_before) at the first poll and then once an hour.
  *  - Messages in flight are restored from the store at start, so a
@@ -55,9 +61,13 @@ typedef struct mlf_options {
 	int64_t retention;      /* seconds to keep events (by event time); 0 = forever.
 	                           Pruned at the first poll, then at most once an hour */
 	size_t max_lines;       /* lines one mlf_poll takes at most; 0 = everything there is */
+	/* what the operator should know (a compressed rotated file resumed,
+	 * one damaged, lines lost); warning != 0 for the losses; NULL = quiet */
+	void (*notice)(int warning, const char *msg, void *ctx);
+	void *notice_ctx;
 } mlf_options;
 
-#define MLF_OPTIONS_INIT {MLF_OPTIONS_VERSION, 0, 0, 0, 0, 0}
+#define MLF_OPTIONS_INIT {MLF_OPTIONS_VERSION, 0, 0, 0, 0, 0, NULL, NULL}
 
 typedef struct mlf_stats {
 	uint64_t lines;       /* complete lines read (this process) */

@@ -160,6 +160,13 @@ static int local_offset_min(time_t now)
 	return (int)(tm.tm_gmtoff / 60);
 }
 
+/* The follower's word to the operator (a rotated file resumed, lines lost). */
+static void follow_notice(int warning, const char *msg, void *ctx)
+{
+	(void)ctx;
+	hlog(warning ? LOG_WARNING : LOG_INFO, "maillog: %s", msg);
+}
+
 static void follow_warn(struct run *run, time_t now, const char *what)
 {
 	if (now < run->follower_warned + 60)
@@ -192,6 +199,7 @@ static void follow_tick(struct run *run)
 		opts.retention = (int64_t)h->conf.event_retention * 86400;
 		opts.local_offset_min = local_offset_min(now);
 		opts.max_lines = FOLLOW_SLICE_LINES;
+		opts.notice = follow_notice;
 		if (mlf_open(&run->follower, db, h->conf.maillog_file, &opts, err, sizeof(err)) != ACCT_OK) {
 			run->follower = NULL;
 			follow_warn(run, now, err);

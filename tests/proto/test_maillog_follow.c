@@ -34,8 +34,17 @@
 static char **lines;
 static size_t nlines;
 
+static void free_lines(void)
+{
+	for (size_t i = 0; i < nlines; i++)
+		free(lines[i]);
+	free(lines);
+}
+
 static void load_lines(void)
 {
+	if (lines)
+		return; /* once per process */
 	char path[1024];
 	snprintf(path, sizeof path, "%s/maillog-postfix37.in", SRC_DIR);
 	FILE *f = fopen(path, "r");
@@ -165,13 +174,18 @@ static void dump_db(const char *dbpath, dump *d, int *pending)
 
 /* Where the rotation happens: after the enforced account's bounce (the
  * line "... 04CF5A7227E: removed"), before the verify account's message. */
-static size_t rotation_index(void)
+static size_t after_line(const char *what)
 {
 	for (size_t i = 0; i < nlines; i++)
-		if (strstr(lines[i], "04CF5A7227E: removed"))
+		if (strstr(lines[i], what))
 			return i + 1;
-	fail_msg("rotation point not found");
+	fail_msg("line \"%s\" not found", what);
 	return 0;
+}
+
+static size_t rotation_index(void)
+{
+	return after_line("04CF5A7227E: removed");
 }
 
 static void reference_run(const char *dir, dump *ref, int *ref_pending)
@@ -269,9 +283,6 @@ static void test_rotation_and_kills(void **state)
 		fail_msg("events differ from an uninterrupted run:\n--- got\n%s--- want\n%s", got.buf, ref.buf);
 	free(got.buf);
 	free(ref.buf);
-	for (size_t i = 0; i < nlines; i++)
-		free(lines[i]);
-	free(lines);
 	tmpdir_remove(dir);
 }
 
@@ -460,7 +471,7 @@ static void test_budget(void **state)
 	assert_int_equal(mlf_open(&f, db, log, &o, err, sizeof err), ACCT_OK);
 	uint64_t before = 0;
 	int polls = 0, rotated = 0;
-	acct_log_pos last = {0, 0, 0, 0};
+	acct_log_pos last = {0};
 	for (;;) {
 		assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
 		polls++;
@@ -506,12 +517,277 @@ static void test_budget(void **state)
 	tmpdir_remove(dir);
 }
 
+/* The follower's notices, kept for the assertions. */
+typedef struct notes {
+	char buf[8192];
+	size_t len;
+	int warnings;
+} notes;
+
+static void on_notice(int warning, const char *msg, void *ctx)
+{
+	notes *n = ctx;
+	int k = snprintf(n->buf + n->len, sizeof n->buf - n->len, "%s%s\n", warning ? "W: " : "I: ", msg);
+	if (k > 0 && (size_t)k < sizeof n->buf - n->len)
+		n->len += (size_t)k;
+	n->warnings += warning != 0;
+}
+
+static void write_lines(const char *path, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		append(path, lines[i], strlen(lines[i]));
+}
+
+/* "postfix logrotate" while the follower is down: the file renamed to
+ * PATH.SUFFIX (its last write `age` seconds ago: rotations are a day
+ * apart), then compressed by the real gzip, which keeps the time. */
+static void rotate_gzip(const char *log, const char *suffix, time_t age)
+{
+	char rotated[700];
+	snprintf(rotated, sizeof rotated, "%s.%s", log, suffix);
+	assert_int_equal(rename(log, rotated), 0);
+	struct timespec t[2] = {{time(NULL) - age, 0}, {time(NULL) - age, 0}};
+	assert_int_equal(utimensat(AT_FDCWD, rotated, t, 0), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execlp("gzip", "gzip", "-q", rotated, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(access(rotated, F_OK), -1); /* gzip replaced it */
+}
+
+/* One follower run: open, poll until nothing is left, close. */
+static void follow_once(const char *dbpath, const char *log, size_t max_lines, int polls, notes *n)
+{
+	acct_db *db = open_db(dbpath);
+	mlf_options o = MLF_OPTIONS_INIT;
+	mlf *f;
+	char err[256];
+	o.max_lines = max_lines;
+	o.notice = on_notice;
+	o.notice_ctx = n;
+	if (mlf_open(&f, db, log, &o, err, sizeof err) != ACCT_OK)
+		fail_msg("mlf_open: %s", err);
+	for (int i = 0; polls ? i < polls : i < 10000; i++) {
+		assert_int_equal(mlf_poll(f, NOW), ACCT_OK);
+		if (!polls && !mlf_more(f))
+			break;
+	}
+	mlf_close(f);
+	acct_close(db);
+}
+
+static void expect_ref(const char *dbpath, const dump *ref, int ref_pending, const notes *n)
+{
+	dump got;
+	int got_pending;
+	dump_db(dbpath, &got, &got_pending);
+	if (got.n != ref->n || strcmp(got.buf, ref->buf) != 0 || got_pending != ref_pending)
+	{
+		fprintf(stderr, "--- notices\n%s--- got (%d events, %d pending)\n%s--- want (%d, %d pending)\n%s",
+		        n->buf, got.n, got_pending, got.buf ? got.buf : "", ref->n, ref_pending, ref->buf);
+		fail_msg("events differ from one straight pass (above)");
+	}
+	free(got.buf);
+}
+
+/* The daemon is down while the log is rotated and gzipped (once, then
+ * twice, and once while it was still reading a compressed file): the
+ * unread rest of the old file is read from the .gz (found by the
+ * fingerprint kept with the position), then the files rotated after it,
+ * then the current file: exactly the events of one straight pass. */
+static void test_gzip_rotation_while_down(void **state)
+{
+	(void)state;
+	char dir[256], dbpath[512], log[512];
+	tmpdir_make(dir, sizeof dir);
+	load_lines();
+	dump ref;
+	int ref_pending;
+	reference_run(dir, &ref, &ref_pending);
+	/* split points between two messages, where no smtp process's TLS
+	 * line waits for its delivery line (that state is not kept over a
+	 * restart) */
+	size_t rot = rotation_index(), a = after_line("983C0A72275: removed");
+	assert_true(a > 0 && a < rot && rot < nlines);
+
+	/* one rotation: position mid-file, more lines, rotate + gzip, the
+	 * rest into the new file */
+	{
+		notes n = {.len = 0};
+		snprintf(dbpath, sizeof dbpath, "%s/one.db", dir);
+		snprintf(log, sizeof log, "%s/one.log", dir);
+		write_lines(log, 0, a);
+		follow_once(dbpath, log, 0, 0, &n);
+		write_lines(log, a, rot);
+		rotate_gzip(log, "20261202-100000", 3600);
+		write_lines(log, rot, nlines);
+		follow_once(dbpath, log, 0, 2, &n);
+		expect_ref(dbpath, &ref, ref_pending, &n);
+		assert_int_equal(n.warnings, 0);
+		assert_non_null(strstr(n.buf, "one.log.20261202-100000.gz (compressed since)"));
+		/* the position is on the current file now, with its fingerprint */
+		acct_db *db = open_db(dbpath);
+		acct_log_pos p;
+		struct stat sb;
+		assert_int_equal(stat(log, &sb), 0);
+		assert_int_equal(acct_logpos_get(db, log, &p), ACCT_OK);
+		assert_int_equal(p.inode, (int64_t)sb.st_ino);
+		assert_int_equal(p.offset, (int64_t)sb.st_size);
+		assert_int_equal(p.fingerprint_len, 32);
+		acct_close(db);
+		/* and a restart reads nothing twice */
+		follow_once(dbpath, log, 0, 2, &n);
+		expect_ref(dbpath, &ref, ref_pending, &n);
+	}
+	/* two rotations while down, the second file never seen: read in
+	 * order (by time, whatever the names) */
+	{
+		notes n = {.len = 0};
+		size_t b = after_line("36A39A7227E: removed");
+		assert_true(b > rot && b < nlines);
+		snprintf(dbpath, sizeof dbpath, "%s/two.db", dir);
+		snprintf(log, sizeof log, "%s/two.log", dir);
+		write_lines(log, 0, a);
+		follow_once(dbpath, log, 0, 0, &n);
+		write_lines(log, a, rot);
+		rotate_gzip(log, "20261202-100000", 7200);
+		write_lines(log, rot, b);
+		rotate_gzip(log, "20261202-110000", 3600);
+		write_lines(log, b, nlines);
+		follow_once(dbpath, log, 0, 2, &n);
+		expect_ref(dbpath, &ref, ref_pending, &n);
+		assert_int_equal(n.warnings, 0);
+		assert_non_null(strstr(n.buf, "reading the rotated"));
+	}
+	/* killed while reading the .gz (a few lines per poll): resumed inside
+	 * it, at its saved offset, after a restart */
+	{
+		notes n = {.len = 0};
+		snprintf(dbpath, sizeof dbpath, "%s/mid.db", dir);
+		snprintf(log, sizeof log, "%s/mid.log", dir);
+		write_lines(log, 0, 3);
+		follow_once(dbpath, log, 0, 0, &n);
+		write_lines(log, 3, rot);
+		rotate_gzip(log, "20261202-100000", 3600);
+		write_lines(log, rot, nlines);
+		follow_once(dbpath, log, 7, 2, &n); /* 14 lines of the .gz, then "killed" */
+		acct_db *db = open_db(dbpath);
+		acct_log_pos p;
+		char gz[700];
+		struct stat sb;
+		snprintf(gz, sizeof gz, "%s.20261202-100000.gz", log);
+		assert_int_equal(stat(gz, &sb), 0);
+		assert_int_equal(acct_logpos_get(db, log, &p), ACCT_OK);
+		assert_int_equal(p.inode, (int64_t)sb.st_ino); /* inside the .gz */
+		acct_close(db);
+		follow_once(dbpath, log, 7, 0, &n);
+		expect_ref(dbpath, &ref, ref_pending, &n);
+		assert_int_equal(n.warnings, 0);
+	}
+	free(ref.buf);
+	tmpdir_remove(dir);
+}
+
+/* Is every line of `part` a line of `whole`? */
+static void assert_lines_within(const char *part, const char *whole, const char *what)
+{
+	const char *p = part;
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+		char line[2048];
+		assert_true(n < sizeof line);
+		memcpy(line, p, n);
+		line[n] = '\0';
+		if (!strstr(whole, line))
+			fail_msg("%s: event not expected:\n%s--- in\n%s", what, line, whole);
+		p += n;
+	}
+}
+
+/* A damaged .gz (cut short; garbage in its compressed data): a warning
+ * naming it, no crash, no invented event, and the follower goes on with
+ * the current file, whose events are all there. */
+static void test_gzip_damaged(void **state)
+{
+	(void)state;
+	char dir[256], dbpath[512], log[512], gz[700];
+	tmpdir_make(dir, sizeof dir);
+	load_lines();
+	dump ref, tail;
+	int ref_pending, tail_pending;
+	reference_run(dir, &ref, &ref_pending);
+	size_t rot = rotation_index();
+	{ /* the events of the lines after the rotation alone */
+		snprintf(dbpath, sizeof dbpath, "%s/tail.db", dir);
+		snprintf(log, sizeof log, "%s/tail.log", dir);
+		write_lines(log, rot, nlines);
+		notes n = {.len = 0};
+		follow_once(dbpath, log, 0, 0, &n);
+		dump_db(dbpath, &tail, &tail_pending);
+		assert_true(tail.n > 0);
+	}
+	for (int kind = 0; kind < 2; kind++) {
+		notes n = {.len = 0};
+		snprintf(dbpath, sizeof dbpath, "%s/dmg%d.db", dir, kind);
+		snprintf(log, sizeof log, "%s/dmg%d.log", dir, kind);
+		write_lines(log, 0, 3);
+		follow_once(dbpath, log, 0, 0, &n);
+		write_lines(log, 3, rot);
+		rotate_gzip(log, "20261202-100000", 3600);
+		snprintf(gz, sizeof gz, "%s.20261202-100000.gz", log);
+		struct stat sb;
+		assert_int_equal(stat(gz, &sb), 0);
+		if (kind == 0) { /* cut short */
+			assert_int_equal(truncate(gz, sb.st_size / 2), 0);
+		} else { /* garbage over the middle of the compressed data */
+			int fd = open(gz, O_WRONLY);
+			assert_true(fd >= 0);
+			char junk[64];
+			memset(junk, 0xa5, sizeof junk);
+			assert_int_equal(pwrite(fd, junk, sizeof junk, sb.st_size / 2), (ssize_t)sizeof junk);
+			close(fd);
+		}
+		write_lines(log, rot, nlines);
+		follow_once(dbpath, log, 0, 2, &n);
+		if (n.warnings < 1 || !strstr(n.buf, "damaged compressed log"))
+			fail_msg("no warning:\n%s", n.buf);
+		assert_non_null(strstr(n.buf, "damaged compressed log"));
+		assert_non_null(strstr(n.buf, gz));
+		dump got;
+		int got_pending;
+		dump_db(dbpath, &got, &got_pending);
+		assert_lines_within(got.buf, ref.buf, kind ? "garbage" : "cut short");
+		assert_lines_within(tail.buf, got.buf, kind ? "garbage (current file)" : "cut short (current file)");
+		free(got.buf);
+		/* the current file's position is saved: a restart adds nothing */
+		follow_once(dbpath, log, 0, 2, &n);
+		dump again;
+		dump_db(dbpath, &again, &got_pending);
+		assert_int_equal(again.n, got.n);
+		free(again.buf);
+	}
+	free(ref.buf);
+	free(tail.buf);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_follow_in_process),
 	    cmocka_unit_test(test_budget),
 	    cmocka_unit_test(test_rotation_and_kills),
+	    cmocka_unit_test(test_gzip_rotation_while_down),
+	    cmocka_unit_test(test_gzip_damaged),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
+	free_lines();
+	return r;
 }
