@@ -936,8 +936,10 @@ static int conn_fill(conn *c)
 {
 	size_t room = sizeof(c->in) - c->inlen;
 
-	if (room == 0)
+	if (room == 0) {
+		errno = EMSGSIZE; /* a reply longer than the buffer */
 		return -1;
+	}
 	if (c->ssl) {
 		size_t n = 0;
 		int r = SSL_read_ex(c->ssl, c->in + c->inlen, room, &n);
@@ -1223,7 +1225,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 	progress(p);
 	for (;;) {
 		int64_t now, next;
-		int n = 0, ms;
+		int n = 0, ms, freed = 0;
 
 		if (p->conf.stop && *p->conf.stop)
 			break;
@@ -1241,6 +1243,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 				continue;
 			if (c->deadline <= now) {
 				conn_timeout(p, c);
+				freed = 1;
 				continue;
 			}
 			if (next < 0 || c->deadline < next)
@@ -1250,10 +1253,10 @@ int probe_run(probe *p, char *err, size_t errlen)
 			map[n++] = i;
 		}
 		if (n == 1 && dns_pending(p->dns) == 0 && p->runq_head >= p->runq.n && p->next_dom >= p->n_dom)
-			continue; /* a timeout just freed everything: re-check */
+			break; /* nothing in flight, nothing left to start: all is done */
 		ms = next < 0 ? 1000 : (int)(next - now);
-		if (ms < 0)
-			ms = 0;
+		if (ms < 0 || freed)
+			ms = 0; /* a slot freed by a timeout takes the next host at once */
 		if (ms > 1000)
 			ms = 1000;
 		if (poll(pf, (nfds_t)n, ms) < 0) {

@@ -7,6 +7,7 @@ out again here independently."""
 import csv
 import json
 import os
+import pty
 import re
 import signal
 import subprocess
@@ -313,6 +314,30 @@ class Survey(unittest.TestCase):
         for row in data:
             if row["host"]:
                 self.assertEqual(row["category"], host_info(row["host"])[1], row)
+
+    def test_progress_bar_on_a_terminal(self):
+        path = os.path.join(TMP, "two.txt")
+        with open(path, "w") as f:
+            f.write("valid.%s\nplain.%s\n" % (Z, Z))
+        master, slave = pty.openpty()
+        p = subprocess.Popen([POSTERN, "tls", "survey", path, *NET], stdout=subprocess.PIPE, stderr=slave, text=True)
+        os.close(slave)
+        out, _ = p.communicate(timeout=30)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+        os.close(master)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"2/2 domains, 2/2 MX hosts", err)
+        self.assertIn(b"[#", err)
+        self.assertNotIn("[#", out)
+        self.assertRegex(out, r"trusted TLS\s+1")
 
     def test_file_format(self):
         path = os.path.join(TMP, "list.txt")
