@@ -17,7 +17,9 @@
 # `openssl speed` for X25519 and ECDSA P-256, from which the handshakes
 # per second of this machine's cores if they did nothing but the
 # handshake's public-key operations (client and server: 2 X25519 each,
-# 1 ECDSA sign, 2 ECDSA verifies); then `posttls-finger` (Postfix), the
+# 1 ECDSA sign, 2 ECDSA verifies), and bench/tls_ceiling, whole
+# handshakes with OpenSSL's own overhead, both ends in one process over
+# memory, on every core; then `posttls-finger` (Postfix), the
 # tool an administrator would otherwise use, over FINGER (default 100)
 # hosts one after another.  Figures on standard output and appended to
 # RESULTS (default bench/results-survey.txt).
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 b=$root/build
-[ -x "$b/cli/postern" ] && [ -x "$b/bench/smtptls_srv" ] || "$root/scripts/build.sh" >/dev/null
+[ -x "$b/cli/postern" ] && [ -x "$b/bench/smtptls_srv" ] && [ -x "$b/bench/tls_ceiling" ] || "$root/scripts/build.sh" >/dev/null
 command -v nsd >/dev/null || { echo "survey_bench: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/survey-bench.XXXXXX")
@@ -148,6 +150,15 @@ awk -v x="$x" -v s="$s" -v v="$v" -v n="$(nproc)" -v best="$best" 'BEGIN {
 	printf "openssl speed: X25519 %.0f op/s, ECDSA P-256 sign %.0f/s verify %.0f/s (one core)\n", x, s, v
 	printf "ceiling: %.0f handshakes/s on %d cores (4 X25519 + 1 sign + 2 verify each, %.0f us)\n", n / per, n, per * 1e6
 	printf "best survey: %.0f handshakes/s = %.2f x below the ceiling\n", best, (n / per) / best
+}' | tee -a "$out"
+
+# the ceiling with OpenSSL's own overhead: whole handshakes, both ends in
+# one process over memory (bench/tls_ceiling), on every core
+full=$("$b/bench/tls_ceiling" "$dir/chain.pem" "$dir/srv.key" "$dir/ca.pem" "h0.$z" 3000)
+awk -v f="$full" -v n="$(nproc)" -v best="$best" 'BEGIN {
+	split(f, a, " ")
+	printf "tls_ceiling: %d whole handshakes (client + server, verified) in %.2f s = %.0f/s on one core\n", a[1], a[2], a[3]
+	printf "ceiling: %.0f handshakes/s on %d cores; best survey %.0f = %.2f x below it\n", a[3] * n, n, best, a[3] * n / best
 }' | tee -a "$out"
 
 # posttls-finger, one host after another
