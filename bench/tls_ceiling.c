@@ -33,14 +33,16 @@ static int one(SSL_CTX *sc, SSL_CTX *cc, const char *name)
 	SSL *s = SSL_new(sc), *c = SSL_new(cc);
 	BIO *bs = NULL, *bc = NULL;
 	int ok = -1, cd = 0, sd = 0;
+	char sni[256]; /* (the macro takes a non-const name) */
 
+	snprintf(sni, sizeof(sni), "%s", name);
 	if (s == NULL || c == NULL || BIO_new_bio_pair(&bs, 0, &bc, 0) != 1)
 		goto out;
 	SSL_set_bio(s, bs, bs);
 	SSL_set_bio(c, bc, bc);
 	SSL_set_accept_state(s);
 	SSL_set_connect_state(c);
-	SSL_set_tlsext_host_name(c, name);
+	SSL_set_tlsext_host_name(c, sni);
 	for (int i = 0; i < 100 && !(cd && sd); i++) {
 		if (!cd) {
 			int r = SSL_do_handshake(c);
