@@ -13,10 +13,12 @@
  *       smtp transport and a map of its own on each enforcing transport,
  *       DNSSEC lookups for DANE, and the TLS log lines delivery events
  *       need.
- *   postfix-check [--config-dir DIR]
+ *   postfix-check [--config-dir DIR] [--hookd-config FILE]
  *       reads a live configuration (postconf -n, -M, -P) and reports what
  *       is missing or misplaced, such as a check_policy_service that a
- *       preceding permit_sasl_authenticated makes unreachable.
+ *       preceding permit_sasl_authenticated makes unreachable; with
+ *       postern-hookd's configuration (FILE, or the default one if it
+ *       exists), also TLS policy maps that ask where nothing listens.
  *
  * ADDRESS is inet:HOST:PORT (SASL on PORT, policy on PORT+1, TLS policy
  * on PORT+2; the daemon's defaults are inet:127.0.0.1:10035, :10036 and
@@ -24,6 +26,7 @@
  * a fixed argument vector.  docs/postfix.md explains every line.
  */
 #include "cli.h"
+#include "conf.h" /* postern-hookd's configuration (smtp-hook/conf.c) */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -331,7 +334,9 @@ static int cmd_postfix_config(cli *c, int argc, char **argv)
 			                             a.policy, "tlspolicy", a.tlspolicy));
 		printf("applied to %s: %d main.cf settings, %d master.cf services, %s\n", dir, NMAIN, (int)NSERVICES,
 		       STATUS_FILTER);
-		printf("next: postfix check && postfix reload; then postern postfix-check\n");
+		printf("next: in postern-hookd's configuration tlspolicy_listen = %s (the TLS policy maps' address); "
+		       "postfix check && postfix reload; then postern postfix-check\n",
+		       a.tlspolicy);
 		return 0;
 	}
 	if (c->json) {
@@ -373,6 +378,9 @@ typedef struct check {
 	char *main_n, *services, *params; /* postconf -n, -M, -P */
 	json_t *findings;
 	int errors, warnings;
+	const char *hookd_file;  /* postern-hookd's configuration, when read */
+	char tlspolicy[4096];    /* its tlspolicy_listen ("" = off) */
+	int said_tlspolicy_off;
 } check;
 
 static void finding(check *k, const char *level, const char *where, const char *fmt, ...)
@@ -571,6 +579,19 @@ static void check_smtp_client(check *k, const char *svc, const char *want)
 	} else if (strcmp(name, want) != 0)
 		finding(k, "error", svc, "smtp_tls_policy_maps asks postern-hookd's map '%s', must be %s: the answers "
 		                         "would be for another TLS requirement", name, want);
+	if (v[0] && k->hookd_file && postern_map(v, name, sizeof(name))) {
+		/* The address between "socketmap:" and ":NAME", against what the daemon listens on. */
+		size_t alen = strlen(v) - 10 - strlen(name) - 1;
+		if (k->tlspolicy[0] == '\0') {
+			if (!k->said_tlspolicy_off++)
+				finding(k, "error", NULL, "tlspolicy_listen is off in %s: nothing answers smtp_tls_policy_maps "
+				                          "and Postfix defers every delivery (set tlspolicy_listen = %.*s)",
+				        k->hookd_file, (int)alen, v + 10);
+		} else if (strlen(k->tlspolicy) != alen || strncmp(k->tlspolicy, v + 10, alen) != 0)
+			finding(k, "error", svc, "smtp_tls_policy_maps asks %.*s, but postern-hookd's tlspolicy_listen is %s "
+			                         "(%s): Postfix defers every delivery", (int)alen, v + 10, k->tlspolicy,
+			        k->hookd_file);
+	}
 	/* main.cf's values are checked once, in cmd_postfix_check; here only
 	 * a service's own override. */
 	snprintf(key, sizeof(key), "%s/smtp_dns_support_level", svc);
@@ -609,14 +630,28 @@ static void check_transport(check *k, const struct transport *t)
 
 static int cmd_postfix_check(cli *c, int argc, char **argv)
 {
-	const char *pos[1], *dir = NULL;
-	const cli_opt opts[] = {{"--config-dir", 1, &dir, NULL}, {NULL, 0, NULL, NULL}};
-	check k = {c, NULL, NULL, NULL, NULL, NULL, 0, 0};
+	const char *pos[1], *dir = NULL, *hookd_file = NULL;
+	const cli_opt opts[] = {{"--config-dir", 1, &dir, NULL}, {"--hookd-config", 1, &hookd_file, NULL},
+	                        {NULL, 0, NULL, NULL}};
+	check k = {c, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, "", 0};
 	char v[256], defdir[1024];
 	int r, nsub = 0;
+	static hookd_conf hc;
 
 	if ((r = cli_parse(c, argc, argv, opts, pos, 0, 0)) != 0)
 		return r;
+	/* postern-hookd's own file, to compare the TLS policy address with:
+	 * the one given, else the default one if it exists. */
+	if (hookd_file == NULL && access(HOOKD_DEFAULT_CONFIG, F_OK) == 0)
+		hookd_file = HOOKD_DEFAULT_CONFIG;
+	if (hookd_file) {
+		char err[1024];
+		conf_defaults(&hc);
+		if (conf_load(&hc, hookd_file, err, sizeof(err)) != 0)
+			return cli_fail(c, EX_NOINPUT, "postern-hookd's configuration: %s", err);
+		k.hookd_file = hookd_file;
+		snprintf(k.tlspolicy, sizeof(k.tlspolicy), "%s", hc.tlspolicy_listen);
+	}
 	if (dir == NULL) {
 		char *o = NULL;
 		const char *a[] = {"postconf", "-h", "config_directory", NULL};
@@ -723,9 +758,10 @@ static const cli_cmd config_cmds[] = {
 };
 
 static const cli_cmd check_cmds[] = {
-	{NULL, "[--config-dir DIR]",
+	{NULL, "[--config-dir DIR] [--hookd-config FILE]",
 	 "report what is missing or misplaced in a live Postfix configuration (exit 1 on errors)",
-	 "postfix-check --config-dir /etc/postfix", cmd_postfix_check, CLI_F_NODB | CLI_F_CHECK, "--config-dir=",
+	 "postfix-check --config-dir /etc/postfix", cmd_postfix_check, CLI_F_NODB | CLI_F_CHECK,
+	 "--config-dir= --hookd-config=",
 	 {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},
 	{NULL, NULL, NULL, NULL, NULL, 0, NULL, {CLI_ARG_NONE, CLI_ARG_NONE, CLI_ARG_NONE}},
 };

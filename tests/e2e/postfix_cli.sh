@@ -70,6 +70,7 @@ expect 64 "is not inet:HOST:PORT or unix" "$P" postfix-config --hookd 127.0.0.1:
 
 # Apply, then the check passes; applying again changes nothing.
 expect 0 "applied to" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+expect 0 "next: in postern-hookd's configuration tlspolicy_listen = inet:127.0.0.1:20003" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
 expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D"
 expect 0 "policy service inet:127.0.0.1:20002 asked at RCPT" "$P" postfix-check --config-dir "$D"
 [ "$(postconf -c "$D" -h smtpd_sasl_path)" = inet:127.0.0.1:20001 ] && ok "postconf reads the SASL path" || bad "smtpd_sasl_path"
@@ -115,6 +116,16 @@ postconf -c "$D" -e smtp_tls_loglevel=0
 expect 0 "warning: smtp_tls_loglevel = 0: delivery events lose" "$P" postfix-check --config-dir "$D"
 postconf -c "$D" -e smtp_tls_loglevel=1
 expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D"
+# Against postern-hookd's configuration: the maps' address must be its tlspolicy_listen.
+printf 'tlspolicy_listen = inet:127.0.0.1:20003\n' >"$T/hookd.conf"
+expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D" --hookd-config "$T/hookd.conf"
+printf 'tlspolicy_listen = inet:127.0.0.1:10037\n' >"$T/hookd.conf"
+expect 1 "error: smtp/unix: smtp_tls_policy_maps asks inet:127.0.0.1:20003, but postern-hookd's tlspolicy_listen is inet:127.0.0.1:10037" \
+	"$P" postfix-check --config-dir "$D" --hookd-config "$T/hookd.conf"
+printf '# tlspolicy_listen off (the default)\n' >"$T/hookd.conf"
+expect 1 "error: tlspolicy_listen is off in $T/hookd.conf: .*Postfix defers every delivery \(set tlspolicy_listen = inet:127.0.0.1:20003\)" \
+	"$P" postfix-check --config-dir "$D" --hookd-config "$T/hookd.conf"
+expect 66 "postern-hookd's configuration: $T/none.conf" "$P" postfix-check --config-dir "$D" --hookd-config "$T/none.conf"
 
 # The most common mistake: permit_sasl_authenticated before the policy service.
 postconf -c "$D" -P "submission/inet/smtpd_recipient_restrictions=permit_sasl_authenticated,check_policy_service,inet:127.0.0.1:20002,reject"
