@@ -484,7 +484,7 @@ def scenario_events(k):
     # its log (maillog_file) all along; it is killed with SIGKILL while
     # Postfix writes a message's lines and restarted, and the log is rotated
     # ("postfix logrotate": renamed, postlogd reopened, the old file gzip'd)
-    # between two messages.  Every final outcome of the opportunistic
+    # between two messages, then again while it is down.  Every final outcome of the opportunistic
     # account's messages in Postfix's log, all of this run's scenarios
     # included, must be exactly one event: none lost, none counted twice.
     global hookd
@@ -506,10 +506,33 @@ def scenario_events(k):
     start_hookd()
     check(wait_for(lambda: has_event("ev2@plain.test"), "(events) event 2"),
           "(events) 2 recorded after the SIGKILL and restart")
+    rotated_at = int(time.time())
     run("postfix", "-c", etc, "logrotate")
     check(len(glob.glob(os.path.join(PF, "log", "maillog.*"))) == 1, "(events) the log was rotated")
     check(submit(k["opp"], "opp@sender.test", "ev3@plain.test", "events 3") == (250, ""), "(events) 3 accepted")
     check(wait_for(lambda: has_event("ev3@plain.test"), "(events) event 3"), "(events) 3 recorded after the rotation")
+    # Down across "postfix logrotate" and its compression (it returns once
+    # gzip is done): the lines of message 4 the daemon had not read are only
+    # in the .gz when it starts again; it finds that file by the fingerprint
+    # kept with its position and reads them from there.
+    check(submit(k["opp"], "opp@sender.test", "ev4@plain.test", "events 4") == (250, ""), "(events) 4 accepted")
+    hookd.kill()
+    hookd.wait()
+    wait_for(lambda: with_subject("plain", "events 4"), "(events) delivery 4")
+    wait_for(queue_empty, "(events) queue empty")
+    while int(time.time()) == rotated_at:  # the rotation suffix counts seconds
+        time.sleep(0.05)
+    run("postfix", "-c", etc, "logrotate")
+    rotated = glob.glob(os.path.join(PF, "log", "maillog.*"))
+    check(len(rotated) == 2 and all(p.endswith(".gz") for p in rotated),
+          "(events) rotated and compressed while postern-hookd was down: %s" % rotated)
+    start_hookd()
+    check(wait_for(lambda: has_event("ev4@plain.test"), "(events) event 4"),
+          "(events) 4 recorded after a restart across the rotation and its compression")
+    with open(os.path.join(W, "hookd.log")) as f:
+        text = f.read()
+    check("(compressed since)" in text and "damaged" not in text,
+          "(events) postern-hookd resumed in the compressed rotated file: " + text[-600:])
 
     want = final_outcomes("opp")
     kinds = {"sent": ("delivered",), "bounced": ("bounced", "blocked"), "deferred": ("deferred",)}
