@@ -17,6 +17,8 @@
 #include <histedit.h>
 #include <limits.h>
 #include <locale.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,6 +37,34 @@ static char *prompt_fn(EditLine *el)
 	return prompt_buf;
 }
 
+/*
+ * One byte from the terminal, or -2 once Ctrl-C was pressed.  SIGINT is
+ * blocked except inside ppoll(), which unblocks it atomically: a Ctrl-C
+ * that arrives while libedit is redrawing (not in read) is still seen
+ * here, instead of setting the flag and leaving read() blocked until
+ * the next key.
+ */
+static ssize_t wait_read(char *byte)
+{
+	struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+	sigset_t block, old;
+	ssize_t k;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &block, &old) != 0)
+		return read(STDIN_FILENO, byte, 1);
+	while (!cli_interrupted && ppoll(&pfd, 1, NULL, &old) < 0 && errno == EINTR)
+		;
+	if (cli_interrupted) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return -2;
+	}
+	k = read(STDIN_FILENO, byte, 1);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return k;
+}
+
 /* Read one character for libedit, reporting Ctrl-C as an error. */
 static int getc_fn(EditLine *el, wchar_t *out)
 {
@@ -45,12 +75,11 @@ static int getc_fn(EditLine *el, wchar_t *out)
 	(void)el;
 	memset(&st, 0, sizeof(st));
 	for (;;) {
-		ssize_t k = read(STDIN_FILENO, buf + n, 1);
-		if (k < 0 && errno == EINTR) {
-			if (cli_interrupted)
-				return -1;
+		ssize_t k = wait_read(buf + n);
+		if (k == -2)
+			return -1; /* Ctrl-C */
+		if (k < 0 && errno == EINTR)
 			continue;
-		}
 		if (k <= 0)
 			return (int)k;
 		n++;
