@@ -13,7 +13,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -25,19 +24,6 @@
 #include "probe.h"
 #include "sts_eval.h"
 #include "sts_fetch.h"
-
-/* snprintf for messages, where cutting a long name short is intended. */
-static int fmt(char *out, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static int fmt(char *out, size_t len, const char *f, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(out, len, f, ap);
-	va_end(ap);
-	return n;
-}
 
 #define ROOT_KEY "/usr/share/dns/root.key"
 
@@ -136,7 +122,7 @@ static json_t *host_json(const probe_host *h, int pref)
 	char buf[PROBE_NAMES_MAX];
 	char *save = NULL;
 
-	fmt(buf, sizeof(buf), "%s", h->names);
+	probe_fmt(buf, sizeof(buf), "%s", h->names);
 	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
 		json_array_append_new(names, json_string(t));
 	json_object_set_new(o, "name", json_string(h->name));
@@ -243,7 +229,7 @@ static int cmd_tls_check(cli *c, int argc, char **argv)
 			sts_eval(&sr, &ec, domain, &plain);
 			have_sts = 1;
 		} else {
-			fmt(sr.why, sizeof(sr.why), "not evaluated: %s", e2);
+			probe_fmt(sr.why, sizeof(sr.why), "not evaluated: %s", e2);
 		}
 		SSL_CTX_free(ec.tls);
 		dns_close(ec.dns);
@@ -535,7 +521,7 @@ static void print_summary(cli *c, const summary *sm, int interrupted)
 	row("opportunistic: clear", sm->out[0][PROBE_OUT_CLEAR], sm->mx, "domains with MX");
 	for (int s = 1; s < PROBE_SET_COUNT; s++) {
 		char l[64];
-		fmt(l, sizeof(l), "%s: blocked", probe_setting_name((probe_setting)s));
+		probe_fmt(l, sizeof(l), "%s: blocked", probe_setting_name((probe_setting)s));
 		row(l, sm->out[s][PROBE_OUT_BLOCKED], sm->mx, "domains with MX");
 	}
 	row("unreachable (deferred whatever the setting)", sm->out[0][PROBE_OUT_UNREACHABLE] - sm->dnsfail, sm->mx,
@@ -582,7 +568,7 @@ static int write_csv(cli *c, const probe *p, const char *path)
 		for (size_t k = 0; k < (d->n_mx ? d->n_mx : 1); k++) {
 			const probe_host *h = d->n_mx ? probe_host_at(p, d->mx[k]) : NULL;
 			char pref[16];
-			fmt(pref, sizeof(pref), "%d", d->n_mx ? d->pref[k] : 0);
+			probe_fmt(pref, sizeof(pref), "%d", d->n_mx ? d->pref[k] : 0);
 			csv(f, d->name, 0);
 			csv(f, dstatus_key(d->status), 0);
 			csv(f, h ? h->name : "", 0);

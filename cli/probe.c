@@ -37,9 +37,7 @@
 
 #include "smtpreply.h"
 
-/* snprintf for messages, where cutting a long name short is intended. */
-static int fmt(char *out, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static int fmt(char *out, size_t len, const char *f, ...)
+int probe_fmt(char *out, size_t len, const char *f, ...)
 {
 	va_list ap;
 	int n;
@@ -248,7 +246,7 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 	dns_conf dc = {conf->dns_forward, conf->trust_anchor_file, NULL};
 
 	if (p == NULL) {
-		fmt(err, errlen, "out of memory");
+		probe_fmt(err, errlen, "out of memory");
 		return NULL;
 	}
 	p->conf = *conf;
@@ -263,7 +261,7 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 	if (dns_open(&p->dns, &dc, err, errlen) != 0)
 		goto bad;
 	if ((p->ssl = SSL_CTX_new(TLS_client_method())) == NULL) {
-		fmt(err, errlen, "cannot create a TLS context");
+		probe_fmt(err, errlen, "cannot create a TLS context");
 		goto bad;
 	}
 	/* See what the server does: every version and cipher, then judge. */
@@ -275,11 +273,11 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 	SSL_CTX_set_verify(p->ssl, SSL_VERIFY_PEER, verify_cb);
 	if (conf->ca_file != NULL) {
 		if (SSL_CTX_load_verify_locations(p->ssl, conf->ca_file, NULL) != 1) {
-			fmt(err, errlen, "cannot read the CA certificates in %s", conf->ca_file);
+			probe_fmt(err, errlen, "cannot read the CA certificates in %s", conf->ca_file);
 			goto bad;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(p->ssl) != 1) {
-		fmt(err, errlen, "cannot load the system's CA certificates");
+		probe_fmt(err, errlen, "cannot load the system's CA certificates");
 		goto bad;
 	}
 	if (conn_ex_index < 0)
@@ -287,7 +285,7 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 	p->conn_ex = conn_ex_index;
 	p->n_conns = p->conf.concurrency;
 	if ((p->conns = calloc((size_t)p->n_conns, sizeof(*p->conns))) == NULL) {
-		fmt(err, errlen, "out of memory");
+		probe_fmt(err, errlen, "out of memory");
 		goto bad;
 	}
 	for (int i = 0; i < p->n_conns; i++)
@@ -360,7 +358,7 @@ long probe_add(probe *p, const char *domain)
 		p->cap_dom = nc;
 	}
 	memset(&p->dom[p->n_dom], 0, sizeof(p->dom[0]));
-	fmt(p->dom[p->n_dom].name, sizeof(p->dom[0].name), "%s", domain);
+	probe_fmt(p->dom[p->n_dom].name, sizeof(p->dom[0].name), "%s", domain);
 	p->dom_left[p->n_dom] = 0;
 	*slot = p->n_dom + 1;
 	return (long)p->n_dom++;
@@ -478,7 +476,7 @@ static long host_get(probe *p, const char *name, size_t dom)
 		h = p->n_host++;
 		memset(&p->host[h], 0, sizeof(p->host[h]));
 		memset(&p->host_waiters[h], 0, sizeof(p->host_waiters[h]));
-		fmt(p->host[h].name, sizeof(p->host[h].name), "%s", name);
+		probe_fmt(p->host[h].name, sizeof(p->host[h].name), "%s", name);
 		*slot = h + 1;
 		p->host[h].dns_left = 2;
 		if (ask(p, h, 'A', name, DNS_RR_A) != 0) {
@@ -534,7 +532,7 @@ static void on_host_addr(probe *p, size_t h, int kind, const dns_result *r)
 			ho->n_addr++;
 		}
 	} else if (r->status != DNS_NODATA && ho->error[0] == '\0') {
-		fmt(ho->error, sizeof(ho->error), "%s %s: %s", kind == 'A' ? "A" : "AAAA", ho->name,
+		probe_fmt(ho->error, sizeof(ho->error), "%s %s: %s", kind == 'A' ? "A" : "AAAA", ho->name,
 		         r->why ? r->why : dns_status_name(r->status));
 	}
 	/* IPv4 first: keep the A records ahead of the AAAA ones */
@@ -566,20 +564,20 @@ static void on_mx(probe *p, size_t d, const dns_result *r)
 	switch (r->status) {
 	case DNS_NXDOMAIN:
 		dm->status = PROBE_D_NXDOMAIN;
-		fmt(dm->error, sizeof(dm->error), "no such domain (NXDOMAIN)");
+		probe_fmt(dm->error, sizeof(dm->error), "no such domain (NXDOMAIN)");
 		break;
 	case DNS_NODATA:
 		/* RFC 5321 section 5.1: the domain itself is the implicit MX */
 		dm->status = PROBE_D_MX;
 		dm->implicit = 1;
-		fmt(mx[0].name, sizeof(mx[0].name), "%s", dm->name);
+		probe_fmt(mx[0].name, sizeof(mx[0].name), "%s", dm->name);
 		mx[0].pref = 0;
 		n = 1;
 		break;
 	case DNS_TEMPFAIL:
 	case DNS_BOGUS:
 		dm->status = PROBE_D_DNSFAIL;
-		fmt(dm->error, sizeof(dm->error), "MX %s: %s", dm->name, r->why ? r->why : dns_status_name(r->status));
+		probe_fmt(dm->error, sizeof(dm->error), "MX %s: %s", dm->name, r->why ? r->why : dns_status_name(r->status));
 		break;
 	case DNS_OK:
 		for (size_t i = 0; i < r->n; i++) {
@@ -608,10 +606,10 @@ static void on_mx(probe *p, size_t d, const dns_result *r)
 		if (n == 0 && nulls > 0) {
 			/* RFC 7505 */
 			dm->status = PROBE_D_NULLMX;
-			fmt(dm->error, sizeof(dm->error), "does not accept mail (null MX, RFC 7505)");
+			probe_fmt(dm->error, sizeof(dm->error), "does not accept mail (null MX, RFC 7505)");
 		} else if (n == 0) {
 			dm->status = PROBE_D_DNSFAIL;
-			fmt(dm->error, sizeof(dm->error), "MX %s: no usable record", dm->name);
+			probe_fmt(dm->error, sizeof(dm->error), "MX %s: no usable record", dm->name);
 		} else {
 			dm->status = PROBE_D_MX;
 		}
@@ -671,7 +669,7 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 	default:
 		if (!c->v_other) {
 			c->v_other = 1;
-			fmt(c->v_other_text, sizeof(c->v_other_text), "%s", X509_verify_cert_error_string(e));
+			probe_fmt(c->v_other_text, sizeof(c->v_other_text), "%s", X509_verify_cert_error_string(e));
 		}
 		break;
 	}
@@ -680,7 +678,7 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 
 static void send_line(conn *c, const char *line)
 {
-	int n = fmt(c->out, sizeof(c->out), "%s\r\n", line);
+	int n = probe_fmt(c->out, sizeof(c->out), "%s\r\n", line);
 	c->outlen = n > 0 && (size_t)n < sizeof(c->out) ? (size_t)n : 0;
 	c->outoff = 0;
 }
@@ -759,8 +757,8 @@ static void judge_tls(probe *p, conn *c)
 
 	ho->tls = 1;
 	ho->tls_version = SSL_version(c->ssl);
-	fmt(ho->version, sizeof(ho->version), "%s", SSL_get_version(c->ssl));
-	fmt(ho->cipher, sizeof(ho->cipher), "%s", cipher ? cipher : "?");
+	probe_fmt(ho->version, sizeof(ho->version), "%s", SSL_get_version(c->ssl));
+	probe_fmt(ho->cipher, sizeof(ho->cipher), "%s", cipher ? cipher : "?");
 	if (cert == NULL) {
 		host_fail(p, c->host, PROBE_UNKNOWN_CA, "no certificate (anonymous cipher %s)", ho->cipher);
 		return;
@@ -799,7 +797,7 @@ static void judge_tls(probe *p, conn *c)
 		EVP_PKEY *pk = X509_get0_pubkey(cert);
 		int md = 0, pkn = 0, bits = pk ? EVP_PKEY_get_bits(pk) : 0, id = pk ? EVP_PKEY_get_base_id(pk) : 0;
 		size_t w = 0;
-#define WEAK(...) w += (size_t)fmt(weak + w, w < sizeof(weak) ? sizeof(weak) - w : 0, __VA_ARGS__)
+#define WEAK(...) w += (size_t)probe_fmt(weak + w, w < sizeof(weak) ? sizeof(weak) - w : 0, __VA_ARGS__)
 		if (serial && ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
 			WEAK("%snegative serial number", w ? ", " : "");
 		if (pk == NULL)
@@ -825,9 +823,9 @@ static void judge_tls(probe *p, conn *c)
 	do {                                                                                  \
 		if (cat == PROBE_TRUSTED)                                                     \
 			cat = (k);                                                            \
-		o += (size_t)fmt(problems + o, o < sizeof(problems) ? sizeof(problems) - o : 0, \
+		o += (size_t)probe_fmt(problems + o, o < sizeof(problems) ? sizeof(problems) - o : 0, \
 		                      "%s", o ? "; " : "");                                    \
-		o += (size_t)fmt(problems + o, o < sizeof(problems) ? sizeof(problems) - o : 0, \
+		o += (size_t)probe_fmt(problems + o, o < sizeof(problems) ? sizeof(problems) - o : 0, \
 		                      __VA_ARGS__);                                           \
 	} while (0)
 	if (c->v_selfsigned)
@@ -849,7 +847,7 @@ static void judge_tls(probe *p, conn *c)
 	if (o >= sizeof(problems))
 		problems[sizeof(problems) - 1] = '\0';
 	ho->cat = cat;
-	fmt(ho->error, sizeof(ho->error), "%s", problems);
+	probe_fmt(ho->error, sizeof(ho->error), "%s", problems);
 	X509_free(cert);
 }
 
@@ -860,13 +858,13 @@ static void tls_error_text(char *out, size_t len, int sslerr)
 
 	if (e != 0) {
 		ERR_error_string_n(e, buf, sizeof(buf));
-		fmt(out, len, "%s", buf);
+		probe_fmt(out, len, "%s", buf);
 	} else if (sslerr == SSL_ERROR_SYSCALL) {
-		fmt(out, len, "%s", errno ? strerror(errno) : "connection closed during the handshake");
+		probe_fmt(out, len, "%s", errno ? strerror(errno) : "connection closed during the handshake");
 	} else if (sslerr == SSL_ERROR_ZERO_RETURN) {
-		fmt(out, len, "connection closed during the handshake");
+		probe_fmt(out, len, "connection closed during the handshake");
 	} else {
-		fmt(out, len, "TLS error %d", sslerr);
+		probe_fmt(out, len, "TLS error %d", sslerr);
 	}
 	ERR_clear_error();
 }
@@ -1070,14 +1068,14 @@ static void conn_step(probe *p, conn *c)
 			if ((k = conn_reply(p, c, &r)) <= 0)
 				return;
 			ho->reached = 1;
-			fmt(ho->banner, sizeof(ho->banner), "%s", r.text);
+			probe_fmt(ho->banner, sizeof(ho->banner), "%s", r.text);
 			if (r.code != 220) {
 				conn_fail(p, c, PROBE_CONNECT, "greeting %d %s", r.code, r.text);
 				return;
 			}
 			{
 				char ehlo[DNS_NAME_MAX + 8];
-				fmt(ehlo, sizeof(ehlo), "EHLO %s", p->conf.helo);
+				probe_fmt(ehlo, sizeof(ehlo), "EHLO %s", p->conf.helo);
 				send_line(c, ehlo);
 			}
 			c->state = C_EHLO;
@@ -1095,7 +1093,7 @@ static void conn_step(probe *p, conn *c)
 			if (r.code != 250 || !r.starttls) {
 				ho->cat = PROBE_NO_STARTTLS;
 				if (r.code != 250)
-					fmt(ho->error, sizeof(ho->error), "EHLO refused: %d %s", r.code, r.text);
+					probe_fmt(ho->error, sizeof(ho->error), "EHLO refused: %d %s", r.code, r.text);
 				else
 					ho->error[0] = '\0';
 				conn_quit(p, c);
@@ -1117,7 +1115,7 @@ static void conn_step(probe *p, conn *c)
 				return;
 			if (r.code != 220) {
 				ho->cat = PROBE_HANDSHAKE;
-				fmt(ho->error, sizeof(ho->error), "STARTTLS refused: %d %s", r.code, r.text);
+				probe_fmt(ho->error, sizeof(ho->error), "STARTTLS refused: %d %s", r.code, r.text);
 				conn_quit(p, c);
 				break;
 			}
@@ -1191,7 +1189,7 @@ static void start_work(probe *p)
 		size_t d = p->next_dom++;
 		if (ask(p, d, 'M', p->dom[d].name, DNS_RR_MX) != 0) {
 			p->dom[d].status = PROBE_D_DNSFAIL;
-			fmt(p->dom[d].error, sizeof(p->dom[d].error), "cannot start the MX lookup");
+			probe_fmt(p->dom[d].error, sizeof(p->dom[d].error), "cannot start the MX lookup");
 			domain_check_done(p, d);
 		}
 	}
@@ -1219,7 +1217,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 	if (pf == NULL || map == NULL) {
 		free(pf);
 		free(map);
-		fmt(err, errlen, "out of memory");
+		probe_fmt(err, errlen, "out of memory");
 		return -1;
 	}
 	progress(p);
@@ -1262,7 +1260,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 		if (poll(pf, (nfds_t)n, ms) < 0) {
 			if (errno == EINTR)
 				continue;
-			fmt(err, errlen, "poll: %s", strerror(errno));
+			probe_fmt(err, errlen, "poll: %s", strerror(errno));
 			rc = -1;
 			break;
 		}
@@ -1271,7 +1269,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 				continue;
 			if (map[i] < 0) {
 				if (dns_process(p->dns) != 0) {
-					fmt(err, errlen, "the DNS resolver failed");
+					probe_fmt(err, errlen, "the DNS resolver failed");
 					rc = -1;
 				}
 			} else {
@@ -1308,16 +1306,16 @@ static int passes(const probe_host *h, probe_setting s)
 static void why_not(char *out, size_t len, const probe_host *h, probe_setting s)
 {
 	if (!h->starttls)
-		fmt(out, len, "TLS required but not supported: %s %s", h->name,
+		probe_fmt(out, len, "TLS required but not supported: %s %s", h->name,
 		         h->error[0] ? h->error : "does not offer STARTTLS");
 	else if (!h->tls)
-		fmt(out, len, "%s: %s", h->name, h->error);
+		probe_fmt(out, len, "%s: %s", h->name, h->error);
 	else if (h->tls_version < TLS1_2_VERSION)
-		fmt(out, len, "%s offers only %s, below the minimum TLSv1.2", h->name, h->version);
+		probe_fmt(out, len, "%s offers only %s, below the minimum TLSv1.2", h->name, h->version);
 	else if (s == PROBE_SET_TLS13)
-		fmt(out, len, "%s offers %s, below the minimum TLSv1.3", h->name, h->version);
+		probe_fmt(out, len, "%s offers %s, below the minimum TLSv1.3", h->name, h->version);
 	else
-		fmt(out, len, "%s: %s: %s", h->name, probe_cat_name(h->cat), h->error);
+		probe_fmt(out, len, "%s: %s: %s", h->name, probe_cat_name(h->cat), h->error);
 }
 
 void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, probe_setting s)
@@ -1327,12 +1325,12 @@ void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, p
 	memset(v, 0, sizeof(*v));
 	if (d->status == PROBE_D_NULLMX || d->status == PROBE_D_NXDOMAIN) {
 		v->out = PROBE_OUT_NOMAIL;
-		fmt(v->why, sizeof(v->why), "%s", d->error);
+		probe_fmt(v->why, sizeof(v->why), "%s", d->error);
 		return;
 	}
 	if (d->status != PROBE_D_MX) {
 		v->out = PROBE_OUT_UNREACHABLE;
-		fmt(v->why, sizeof(v->why), "%s", d->error[0] ? d->error : "not probed");
+		probe_fmt(v->why, sizeof(v->why), "%s", d->error[0] ? d->error : "not probed");
 		return;
 	}
 	/* Postfix tries the hosts in preference order; one that does not
@@ -1349,23 +1347,23 @@ void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, p
 			v->via = h;
 			if (passes(h, s)) {
 				v->out = PROBE_OUT_ENCRYPTED;
-				fmt(v->why, sizeof(v->why), "%s, %s %s", h->name, h->version, h->cipher);
+				probe_fmt(v->why, sizeof(v->why), "%s, %s %s", h->name, h->version, h->cipher);
 			} else {
 				v->out = PROBE_OUT_CLEAR;
 				if (!h->starttls)
-					fmt(v->why, sizeof(v->why), "%s does not offer STARTTLS", h->name);
+					probe_fmt(v->why, sizeof(v->why), "%s does not offer STARTTLS", h->name);
 				else if (h->tls)
-					fmt(v->why, sizeof(v->why), "%s offers only %s, which OpenSSL refuses by default",
+					probe_fmt(v->why, sizeof(v->why), "%s offers only %s, which OpenSSL refuses by default",
 					         h->name, h->version);
 				else
-					fmt(v->why, sizeof(v->why), "%s: %s; sent in the clear instead", h->name, h->error);
+					probe_fmt(v->why, sizeof(v->why), "%s: %s; sent in the clear instead", h->name, h->error);
 			}
 			return;
 		}
 		if (passes(h, s)) {
 			v->out = PROBE_OUT_DELIVERED;
 			v->via = h;
-			fmt(v->why, sizeof(v->why), "%s, %s %s%s", h->name, h->version, h->cipher,
+			probe_fmt(v->why, sizeof(v->why), "%s, %s %s%s", h->name, h->version, h->cipher,
 			         s == PROBE_SET_VERIFY ? ", certificate verified" : "");
 			return;
 		}
@@ -1380,6 +1378,6 @@ void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, p
 	}
 	v->out = PROBE_OUT_UNREACHABLE;
 	v->via = first;
-	fmt(v->why, sizeof(v->why), "no MX host answered%s%s%s%s", first ? ": " : "", first ? first->name : "",
+	probe_fmt(v->why, sizeof(v->why), "no MX host answered%s%s%s%s", first ? ": " : "", first ? first->name : "",
 	         first ? " " : "", first ? first->error : "");
 }

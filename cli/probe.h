@@ -38,6 +38,10 @@ typedef enum probe_cat {
 	PROBE_CAT_COUNT
 } probe_cat;
 
+/* snprintf for messages, where cutting a long name short is intended
+ * (no -Wformat-truncation complaint at the call sites). */
+int probe_fmt(char *out, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
+
 const char *probe_cat_name(probe_cat c);  /* "name mismatch" */
 const char *probe_cat_key(probe_cat c);   /* "name_mismatch", for JSON and CSV */
 
