@@ -41,23 +41,12 @@ b=$root/build
 [ -x "$b/cli/postern" ] && [ -x "$b/bench/smtptls_srv" ] && [ -x "$b/bench/tls_ceiling" ] || "$root/scripts/build.sh" >/dev/null
 command -v nsd >/dev/null || { echo "survey_bench: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/survey-bench.XXXXXX")
+. "$root/tests/lib/servers.sh"
+srv_begin survey_bench survey-bench
+dir=$srv_dir
 chmod 755 "$dir"
-pids=""
-cleanup() {
-	rc=$?
-	for p in $pids; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$dir"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 z=bench.tlscheck.example
-port=$((45000 + $$ % 5000))
-while ss -Haltun "( sport = :$port )" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+port=$(free_port 45000 5000)
 
 (
 	cd "$dir"
@@ -79,39 +68,12 @@ while ss -Haltun "( sport = :$port )" 2>/dev/null | grep -q .; do port=$((port +
 } >"$dir/zone"
 awk '/ MX /{print $1 ".'"$z"'"}' "$dir/zone" >"$dir/domains.txt"
 domains=$(wc -l <"$dir/domains.txt")
-cat >"$dir/nsd.conf" <<CONF
-server:
-	ip-address: 127.0.8.19@$port
-	port: $port
-	username: ""
-	chroot: ""
-	zonesdir: "$dir"
-	database: ""
-	zonelistfile: "$dir/zone.list"
-	xfrdfile: "$dir/xfrd.state"
-	pidfile: "$dir/nsd.pid"
-	logfile: "$dir/nsd.log"
-	server-count: 1
-	verbosity: 0
-	rrl-ratelimit: 0
-remote-control:
-	control-enable: no
-zone:
-	name: $z
-	zonefile: zone
-CONF
-nsd -d -c "$dir/nsd.conf" &
-pids="$pids $!"
 for a in 20 21 22 23; do
 	"$b/bench/smtptls_srv" 127.0.8.$a "$port" "$dir/chain.pem" "$dir/srv.key" "$procs" 1800 &
-	pids="$pids $!"
+	srv_track $!
 done
-i=0
-until [ "$(ss -Hltn "( sport = :$port )" | wc -l)" -ge 4 ] && ss -Hlun "( sport = :$port )" | grep -q 127.0.8.19; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || { echo "survey_bench: servers did not start" >&2; cat "$dir/nsd.log" >&2; exit 1; }
-	sleep 0.1
-done
+nsd_verbosity=0 nsd_options="rrl-ratelimit: 0" nsd_start "$dir" 127.0.8.19 "$port" "$z=zone"
+srv_wait "the TLS servers" "" '[ "$(ss -Hltn "( sport = :$port )" | wc -l)" -ge 4 ]'
 
 now() { date +%s.%N; }
 {

@@ -19,25 +19,13 @@ command -v nsd >/dev/null && command -v ldns-signzone >/dev/null || {
 	echo "dns-zones: needs nsd and ldnsutils (scripts/install-deps.sh --test)" >&2
 	exit 1
 }
-dir=$(mktemp -d "${TMPDIR:-/tmp}/sts-dns.XXXXXX")
+. "$(dirname "$0")/../lib/servers.sh"
+srv_begin dns-zones sts-dns
+dir=$srv_dir
 chmod 755 "$dir"
-pid=""
-cleanup() {
-	rc=$?
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$dir"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
 addr=127.0.7.1
 # a free UDP+TCP port: from the pid, away from the other tests' ranges
-port=$((40000 + $$ % 10000))
-while ss -Haltun "( sport = :$port )" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+port=$(free_port 40000 10000)
 
 cat >"$dir/sts.example.zone" <<ZONE
 \$ORIGIN sts.example.
@@ -114,47 +102,8 @@ _mta-sts.badage TXT "v=STSv1; id=x1"
 mta-sts.badage A 127.0.7.2
 ZONE
 
-(
-	cd "$dir"
-	key=$(ldns-keygen -a ECDSAP256SHA256 -k sts.example)
-	ldns-signzone -n -f sts.example.zone.signed sts.example.zone "$key" >/dev/null
-	# tamper with one signed record: its RRSIG no longer matches
-	sed -i 's/"original"/"tampered"/' sts.example.zone.signed
-	grep -v '^;' "$key.ds" | head -1 >ta.ds
-)
-cat >"$dir/nsd.conf" <<CONF
-server:
-	ip-address: $addr@$port
-	port: $port
-	username: ""
-	chroot: ""
-	zonesdir: "$dir"
-	database: ""
-	zonelistfile: "$dir/zone.list"
-	xfrdfile: "$dir/xfrd.state"
-	pidfile: "$dir/nsd.pid"
-	logfile: "$dir/nsd.log"
-	server-count: 1
-	verbosity: 1
-remote-control:
-	control-enable: no
-zone:
-	name: sts.example
-	zonefile: sts.example.zone.signed
-zone:
-	name: plain.example
-	zonefile: plain.example.zone
-CONF
-nsd -d -c "$dir/nsd.conf" &
-pid=$!
-i=0
-until ss -Hlun "( sport = :$port )" 2>/dev/null | grep -q "$addr"; do
-	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
-		echo "dns-zones: nsd did not start:" >&2
-		cat "$dir/nsd.log" >&2 2>/dev/null || true
-		exit 1
-	fi
-	sleep 0.1
-done
+nsd_sign "$dir" sts.example sts.example.zone sts.example.zone.signed
+# tamper with one signed record: its RRSIG no longer matches
+sed -i 's/"original"/"tampered"/' "$dir/sts.example.zone.signed"
+nsd_start "$dir" "$addr" "$port" sts.example=sts.example.zone.signed plain.example=plain.example.zone
 STS_DNS_ADDR="$addr@$port" STS_DNS_TA="$(cat "$dir/ta.ds")" STS_DNS_DIR="$dir" "$@"

@@ -8,23 +8,11 @@
 # not mta-sts.other.example (the wrong-name case).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-dir=$(mktemp -d "${TMPDIR:-/tmp}/sts-https.XXXXXX")
-pid=""
-cleanup() {
-	rc=$?
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$dir"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
+. "$here/../lib/servers.sh"
+srv_begin https-server sts-https
+dir=$srv_dir
 addr=127.0.7.2
-port=$((30000 + $$ % 10000))
-while ss -Haltn "( sport = :$port )" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+port=$(free_port 30000 10000)
 
 san=""
 for d in good charset nolength truncated redirect html notype big notfound badage slow; do
@@ -47,14 +35,6 @@ done
 )
 /usr/bin/python3 "$here/https-server.py" "$addr" "$port" "$dir/srv.crt" "$dir/srv.key" 2>"$dir/server.log" &
 pid=$!
-i=0
-until ss -Hltn "( sport = :$port )" 2>/dev/null | grep -q "$addr"; do
-	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
-		echo "https-server: did not start:" >&2
-		cat "$dir/server.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+srv_track $pid
+srv_wait "the server" "$dir/server.log" "srv_tcp_listening $addr $port" $pid
 STS_HTTPS_ADDR=$addr STS_HTTPS_PORT=$port STS_HTTPS_CA="$dir/ca.crt" "$@"

@@ -23,28 +23,12 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 command -v nsd >/dev/null || { echo "servers.sh: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
-dir=$(mktemp -d "${TMPDIR:-/tmp}/tlscheck.XXXXXX")
+. "$here/../lib/servers.sh"
+srv_begin servers.sh tlscheck
+dir=$srv_dir
 chmod 755 "$dir"
-nsd_pid="" smtp_pid=""
-cleanup() {
-	rc=$?
-	for p in $smtp_pid $nsd_pid; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$dir"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-free_port() { # base
-	p=$(($1 + $$ % 10000))
-	while ss -Haltun "( sport = :$p )" 2>/dev/null | grep -q .; do p=$((p + 1)); done
-	echo $p
-}
-dns_port=$(free_port 20000)
-smtp_port=$(free_port 10000)
+dns_port=$(free_port 20000 10000)
+smtp_port=$(free_port 10000 10000)
 z=tlscheck.example
 
 # ---- certificates ----
@@ -162,44 +146,12 @@ ZONE
 } >"$dir/$z.zone"
 cut -d' ' -f1 "$dir/survey.map" >"$dir/survey.txt"
 
-cat >"$dir/nsd.conf" <<CONF
-server:
-	ip-address: 127.0.8.1@$dns_port
-	port: $dns_port
-	username: ""
-	chroot: ""
-	zonesdir: "$dir"
-	database: ""
-	zonelistfile: "$dir/zone.list"
-	xfrdfile: "$dir/xfrd.state"
-	pidfile: "$dir/nsd.pid"
-	logfile: "$dir/nsd.log"
-	server-count: 1
-	verbosity: 1
-	rrl-ratelimit: 0
-remote-control:
-	control-enable: no
-zone:
-	name: $z
-	zonefile: $z.zone
-CONF
-nsd -d -c "$dir/nsd.conf" &
-nsd_pid=$!
-
 /usr/bin/python3 "$here/smtp-servers.py" "$smtp_port" "$dir" 127.0.8.2=plain 127.0.8.3=tls:valid 127.0.8.4=tls:other \
 	127.0.8.5=tls:wild 127.0.8.6=tls:expired 127.0.8.7=tls:selfsigned 127.0.8.8=tls:valid:10 \
 	127.0.8.9=tls:valid:12 127.0.8.10=stall 127.0.8.11=tls:weak 127.0.8.13=garbage 127.0.8.14=refuse >"$dir/smtp.out" 2>"$dir/smtp.log" &
 smtp_pid=$!
-
-i=0
-until ss -Hlun "( sport = :$dns_port )" 2>/dev/null | grep -q 127.0.8.1 && grep -q ready "$dir/smtp.out"; do
-	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 "$nsd_pid" 2>/dev/null || ! kill -0 "$smtp_pid" 2>/dev/null; then
-		echo "servers.sh: the servers did not start:" >&2
-		cat "$dir/nsd.log" "$dir/smtp.log" >&2 2>/dev/null || true
-		exit 1
-	fi
-	sleep 0.1
-done
+srv_track $smtp_pid
+nsd_options="rrl-ratelimit: 0" nsd_start "$dir" 127.0.8.1 "$dns_port" "$z=$z.zone"
+srv_wait "the SMTP servers" "$dir/smtp.log" 'grep -q ready "$dir/smtp.out"' $smtp_pid
 TLSCHECK_DNS="127.0.8.1@$dns_port" TLSCHECK_PORT=$smtp_port TLSCHECK_CA="$dir/ca.pem" TLSCHECK_DIR="$dir" \
 	TLSCHECK_SURVEY="$dir/survey.txt" "$@"
