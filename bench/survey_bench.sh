@@ -41,6 +41,7 @@ b=$root/build
 [ -x "$b/cli/postern" ] && [ -x "$b/bench/smtptls_srv" ] && [ -x "$b/bench/tls_ceiling" ] || "$root/scripts/build.sh" >/dev/null
 command -v nsd >/dev/null || { echo "survey_bench: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
 
+# shellcheck source=tests/lib/servers.sh
 . "$root/tests/lib/servers.sh"
 srv_begin survey_bench survey-bench
 dir=$srv_dir
@@ -73,6 +74,7 @@ for a in 20 21 22 23; do
 	srv_track $!
 done
 nsd_verbosity=0 nsd_options="rrl-ratelimit: 0" nsd_start "$dir" 127.0.8.19 "$port" "$z=zone"
+# shellcheck disable=SC2016 # expanded by srv_wait
 srv_wait "the TLS servers" "" '[ "$(ss -Hltn "( sport = :$port )" | wc -l)" -ge 4 ]'
 
 now() { date +%s.%N; }

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034,SC2154 # variables shared with the scripts that source it
 # Shared by the shell scripts that start servers on loopback for a test or
 # a benchmark (tests/sts/dns-zones.sh, tests/sts/https-server.sh,
 # tests/tlscheck/servers.sh, bench/survey_bench.sh, bench/sts_bench.sh):
@@ -112,11 +113,11 @@ CONF
 }
 
 # nsd_sign DIR ZONE IN OUT: sign DIR/IN (ldns-signzone, one ECDSA P-256
-# key, NSEC) into DIR/OUT, and write the zone's DS record, the trust
+# key, NSEC3) into DIR/OUT, and write the zone's DS record, the trust
 # anchor, to DIR/ta.ds.
 nsd_sign() {
 	(
-		cd "$1"
+		cd "$1" || exit 1
 		nsd_key=$(ldns-keygen -a ECDSAP256SHA256 -k "$2")
 		ldns-signzone -n -f "$4" "$3" "$nsd_key" >/dev/null
 		grep -v '^;' "$nsd_key.ds" | head -n 1 >ta.ds

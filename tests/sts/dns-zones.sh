@@ -19,6 +19,7 @@ command -v nsd >/dev/null && command -v ldns-signzone >/dev/null || {
 	echo "dns-zones: needs nsd and ldnsutils (scripts/install-deps.sh --test)" >&2
 	exit 1
 }
+# shellcheck source=tests/lib/servers.sh
 . "$(dirname "$0")/../lib/servers.sh"
 srv_begin dns-zones sts-dns
 dir=$srv_dir

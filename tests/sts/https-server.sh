@@ -8,6 +8,7 @@
 # not mta-sts.other.example (the wrong-name case).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib/servers.sh
 . "$here/../lib/servers.sh"
 srv_begin https-server sts-https
 dir=$srv_dir

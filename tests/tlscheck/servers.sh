@@ -23,6 +23,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 command -v nsd >/dev/null || { echo "servers.sh: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
+# shellcheck source=tests/lib/servers.sh
 . "$here/../lib/servers.sh"
 srv_begin servers.sh tlscheck
 dir=$srv_dir
