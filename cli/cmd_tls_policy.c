@@ -30,52 +30,28 @@
 #include "sts_eval.h"
 #include "sts_fetch.h"
 
-#define LOOKUP_KEEP 16
-
 static const char *const map_names[] = {"tls-policy", "tls-policy-encrypt", "tls-policy-encrypt13",
                                         "tls-policy-verify", "tls-policy-verify13"};
 #define NMAPS (sizeof(map_names) / sizeof(map_names[0]))
 
-/* One DNS lookup run to the end, its records kept. */
-typedef struct lookup {
-	int done;
-	dns_status status;
-	int secure;
-	char why[DNS_WHY_MAX];
-	size_t n;
-	unsigned char data[LOOKUP_KEEP][600];
-	size_t len[LOOKUP_KEEP];
-} lookup;
+/* One DNS lookup run to the end, its records kept (dns.h dns_answer). */
+typedef dns_answer lookup;
 
 static void on_answer(void *arg, const dns_result *r)
 {
-	lookup *l = arg;
-
-	l->done = 1;
-	l->status = r->status;
-	l->secure = r->secure;
-	snprintf(l->why, sizeof(l->why), "%s", r->why ? r->why : dns_status_name(r->status));
-	for (size_t i = 0; i < r->n && l->n < LOOKUP_KEEP; i++) {
-		if ((size_t)r->len[i] > sizeof(l->data[0]))
-			continue;
-		memcpy(l->data[l->n], r->data[i], (size_t)r->len[i]);
-		l->len[l->n++] = (size_t)r->len[i];
-	}
+	dns_answer_set(arg, r, 1);
 }
 
 static void ask(lookup *l, dns_ctx *d, const char *name, int type, int timeout_ms)
 {
-	memset(l, 0, sizeof(*l));
+	dns_answer_clear(l);
 	if (dns_resolve(d, name, type, dns_now_ms() + timeout_ms, on_answer, l) != 0) {
-		l->status = DNS_TEMPFAIL;
-		snprintf(l->why, sizeof(l->why), "cannot start the lookup");
+		dns_answer_fail(l, "cannot start the lookup");
 		return;
 	}
 	dns_wait(d);
-	if (!l->done) {
-		l->status = DNS_TEMPFAIL;
-		snprintf(l->why, sizeof(l->why), "no answer");
-	}
+	if (!l->done)
+		dns_answer_fail(l, "no answer");
 }
 
 static int dns_failed(const lookup *l)
@@ -88,7 +64,7 @@ static int dns_failed(const lookup *l)
 typedef struct report {
 	const char *domain;
 	lookup txt, mx;
-	char txt_recs[LOOKUP_KEEP][STS_TXT_MAX + 1];
+	char txt_recs[DNS_ANSWER_KEEP][STS_TXT_MAX + 1];
 	size_t n_txt;
 	sts_txt_result txt_result;
 	char txt_id[STS_ID_MAX + 1];
@@ -110,8 +86,8 @@ static const char *kind_name(sts_eval_kind k)
 
 static void txt_report(report *rp)
 {
-	const char *recs[LOOKUP_KEEP];
-	size_t lens[LOOKUP_KEEP];
+	const char *recs[DNS_ANSWER_KEEP];
+	size_t lens[DNS_ANSWER_KEEP];
 
 	rp->n_txt = 0;
 	rp->txt_result = STS_TXT_ABSENT;
@@ -210,9 +186,9 @@ static int print_json(cli *c, const report *rp)
 	}
 	for (size_t i = 0; i < rp->n_maps; i++) {
 		const sts_eval_result *r = &rp->res[i];
-		json_array_append_new(ans, json_pack("{s:s, s:s, s:s?, s:s}", "map", rp->maps[i], "result",
+		json_array_append_new(ans, json_pack("{s:s, s:s, s:s?, s:s, s:b}", "map", rp->maps[i], "result",
 		                                     kind_name(r->kind), "answer", r->kind == STS_EVAL_OK ? r->answer : NULL,
-		                                     "why", r->why));
+		                                     "why", r->why, "tlsa_asked", !r->tlsa_skipped));
 	}
 	return cli_json(c, json_pack("{s:s, s:{s:s, s:s?, s:o}, s:o, s:o, s:o, s:o, s:b, s:o, s:s?}", "domain", rp->domain,
 	                             "txt", "status", txt_status(rp, st, sizeof(st)), "id",
@@ -256,9 +232,24 @@ static void print_text(const report *rp)
 			printf(p ? " (matches %s)" : " (matches no mx pattern: never used under enforce)", p);
 		printf("%s\n", rp->mx.status == DNS_NODATA ? " (no MX record: the domain itself)" : "");
 	}
-	printf("DANE:     %s\n", r0->dane ? "yes: DNSSEC-validated TLSA records for an MX host (DANE comes before MTA-STS)"
-	                                  : rp->mx.secure ? "no TLSA records for the MX hosts"
-	                                                  : "no: the MX records are not DNSSEC-signed");
+	{
+		/* the DANE status of the first map that asked TLSA (the plain
+		 * map may leave it to Postfix's dane level) */
+		const sts_eval_result *rd = r0;
+		for (size_t i = 0; i < rp->n_maps && rd->tlsa_skipped; i++)
+			rd = &rp->res[i];
+		if (rd->tlsa_skipped)
+			printf("DANE:     not asked: no enforced policy, Postfix's dane level looks up TLSA itself "
+			       "(tlspolicy_postfix_dane = yes)\n");
+		else
+			printf("DANE:     %s\n", rd->dane ? "yes: DNSSEC-validated TLSA records for an MX host (DANE comes "
+			                                    "before MTA-STS)"
+			                       : rp->mx.secure ? "no TLSA records for the MX hosts"
+			                                       : "no: the MX records are not DNSSEC-signed");
+		for (size_t i = 0; i < rp->n_maps && rd != r0; i++)
+			if (rp->res[i].tlsa_skipped)
+				printf("          (TLSA not asked for %s: left to Postfix's dane level)\n", rp->maps[i]);
+	}
 	printf("answers:\n");
 	for (size_t i = 0; i < rp->n_maps; i++) {
 		const sts_eval_result *r = &rp->res[i];
@@ -341,6 +332,8 @@ int cli_cmd_tls_policy(cli *c, int argc, char **argv)
 	ec.strict_testing = hc.mtasts_strict_testing != 0;
 	ec.timeout_ms = (int)hc.mtasts_timeout;
 	ec.nopolicy_ttl = (int64_t)hc.mtasts_nopolicy_ttl;
+	ec.failure_ttl = (int64_t)hc.mtasts_failure_ttl;
+	ec.postfix_dane = hc.tlspolicy_postfix_dane != 0;
 
 	rp.domain = domain;
 	rp.now = acct_now(c->db);
@@ -385,6 +378,8 @@ out:
 	acct_sts_entry_free(rp.before);
 	acct_sts_entry_free(rp.after);
 	rp.before = rp.after = NULL;
+	dns_answer_clear(&rp.txt);
+	dns_answer_clear(&rp.mx);
 	SSL_CTX_free(tls);
 	dns_close(dns);
 	return r;

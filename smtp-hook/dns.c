@@ -271,6 +271,42 @@ void dns_wait(dns_ctx *d)
 	}
 }
 
+/* ---- an answer kept past its callback ---- */
+
+void dns_answer_clear(dns_answer *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->data[i]);
+	memset(a, 0, sizeof(*a));
+}
+
+void dns_answer_fail(dns_answer *a, const char *why)
+{
+	dns_answer_clear(a);
+	a->done = 1;
+	a->status = DNS_TEMPFAIL;
+	snprintf(a->why, sizeof(a->why), "%s", why);
+}
+
+void dns_answer_set(dns_answer *a, const dns_result *r, int keep_data)
+{
+	dns_answer_clear(a);
+	a->done = 1;
+	a->status = r->status;
+	a->secure = r->secure;
+	snprintf(a->why, sizeof(a->why), "%s", r->why ? r->why : dns_status_name(r->status));
+	for (size_t i = 0; keep_data && i < r->n; i++) {
+		size_t len = r->len[i] < 0 ? 0 : (size_t)r->len[i];
+		if (a->n == DNS_ANSWER_KEEP || len > DNS_ANSWER_DATA_MAX || (a->data[a->n] = malloc(len + 1)) == NULL) {
+			a->dropped++;
+			continue;
+		}
+		memcpy(a->data[a->n], r->data[i], len);
+		a->data[a->n][len] = '\0';
+		a->len[a->n++] = len;
+	}
+}
+
 /* ---- pure rdata decoders ---- */
 
 long dns_txt_join(char *out, size_t outlen, const unsigned char *rd, size_t len)

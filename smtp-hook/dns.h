@@ -80,6 +80,33 @@ size_t dns_pending(const dns_ctx *d);
  * if the query cannot even start, never: -1 is returned instead). */
 int dns_resolve(dns_ctx *d, const char *name, int rrtype, int64_t deadline_ms, dns_cb cb, void *arg);
 
+/* ---- an answer kept past its callback ---- */
+
+#define DNS_ANSWER_KEEP 16      /* records kept of one answer */
+#define DNS_ANSWER_DATA_MAX 4100 /* bytes of one record: a TXT record of RFC 8461's size, an MX, a TLSA */
+
+/* A copy of a dns_result, for whoever decides after the callback
+ * returned (the evaluation job, the shell's report).  Records beyond
+ * DNS_ANSWER_KEEP, or longer than DNS_ANSWER_DATA_MAX, are left out
+ * (`dropped` counts them).  Zero-initialised = empty. */
+typedef struct dns_answer {
+	int done;
+	dns_status status;
+	int secure;
+	char why[DNS_WHY_MAX]; /* the failure, or the status's name */
+	size_t n, dropped;
+	unsigned char *data[DNS_ANSWER_KEEP]; /* each NUL-terminated after len[i] bytes */
+	size_t len[DNS_ANSWER_KEEP];
+} dns_answer;
+
+/* Copy r into a (cleared first); keep_data = 0 keeps the status only.
+ * A record that cannot be allocated is dropped like an oversized one. */
+void dns_answer_set(dns_answer *a, const dns_result *r, int keep_data);
+/* Mark a as failed without an answer (DNS_TEMPFAIL, why). */
+void dns_answer_fail(dns_answer *a, const char *why);
+/* Free the records; a is empty again. */
+void dns_answer_clear(dns_answer *a);
+
 /* Wait (poll) until nothing is pending or the deadlines pass: for the
  * shell and the tests, never the daemon. */
 void dns_wait(dns_ctx *d);

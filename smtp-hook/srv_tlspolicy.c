@@ -68,6 +68,7 @@ typedef struct tp_entry {
 	struct tp_entry *prev, *next; /* oldest first */
 	int64_t expires_ms, refresh_ms;
 	int used;
+	int want_tlsa; /* an enforcing map asked: its refresh asks TLSA too */
 	sts_state st;
 	char domain[STS_NAME_MAX + 1];
 	char names[]; /* the matched MX hosts, st.match points here */
@@ -156,7 +157,7 @@ static int mcache_setup(tlspolicy *tp)
 }
 
 /* Keep the facts of a finished evaluation (not when they say TEMP). */
-static void mcache_put(tlspolicy *tp, const char *domain, const sts_facts *f)
+static void mcache_put(tlspolicy *tp, const char *domain, const sts_facts *f, int want_tlsa)
 {
 	const hookd_conf *conf = &tp->h->conf;
 	int64_t ttl = conf->tlspolicy_cache_ttl * 1000, now = dns_now_ms();
@@ -171,8 +172,12 @@ static void mcache_put(tlspolicy *tp, const char *domain, const sts_facts *f)
 		int64_t left = (f->policy_expires - (tp->ec.db ? acct_now(tp->ec.db) : (int64_t)time(NULL))) * 1000;
 		if (left < ttl)
 			ttl = left;
-	} else if (conf->mtasts_nopolicy_ttl * 1000 < ttl) {
-		ttl = conf->mtasts_nopolicy_ttl * 1000;
+	} else {
+		/* as long as the store says "no policy" (shorter after a failure) */
+		int64_t neg = f->nopolicy_ttl > 0 && f->nopolicy_ttl < conf->mtasts_nopolicy_ttl ? f->nopolicy_ttl
+		                                                                                 : conf->mtasts_nopolicy_ttl;
+		if (neg * 1000 < ttl)
+			ttl = neg * 1000;
 	}
 	if ((e = mcache_find(tp, domain)) != NULL)
 		mcache_del(tp, e);
@@ -192,6 +197,7 @@ static void mcache_put(tlspolicy *tp, const char *domain, const sts_facts *f)
 		off += n;
 	}
 	snprintf(e->domain, sizeof(e->domain), "%s", domain);
+	e->want_tlsa = want_tlsa;
 	e->expires_ms = now + ttl;
 	/* re-evaluated in the background once 80% of its time has passed, or
 	 * at least two ticks before it expires */
@@ -363,7 +369,7 @@ static void job_done(tlspolicy *tp, tp_job *tj)
 		         : "",
 		     f->why);
 		if (kind == STS_JOB_LOOKUP || !(st.temp || st.mx_temp))
-			mcache_put(tp, domain, f);
+			mcache_put(tp, domain, f, sts_job_wants_tlsa(tj->j));
 		else
 			hlog(LOG_WARNING, "tlspolicy: %s: refresh failed: answering from memory until it expires", domain);
 	}
@@ -457,11 +463,18 @@ static int on_domain(tlspolicy *tp, conn *c, tp_waiter *w, const char *map, cons
 {
 	tp_entry *e = mcache_find(tp, domain);
 	tp_job *tj;
+	int strict = (int)tp->h->conf.mtasts_strict_testing;
 
 	tp->n.lookups++;
-	if (e && dns_now_ms() < e->expires_ms) {
+	/* facts without DANE (TLSA left to Postfix on the plain map) answer
+	 * an enforcing map only after a new evaluation that asks TLSA: its
+	 * MX answer comes from libunbound's cache, the TXT is not asked
+	 * while the store's negative entry lasts */
+	if (e && dns_now_ms() < e->expires_ms && !sts_state_needs_tlsa(&e->st, acct, strict)) {
 		tp->n.hits++;
 		e->used = 1;
+		if (acct->tls != STS_REQ_NONE)
+			e->want_tlsa = 1;
 		return answer_state(tp, c, map, acct, domain, &e->st, 1);
 	}
 	tp->n.misses++;
@@ -473,6 +486,8 @@ static int on_domain(tlspolicy *tp, conn *c, tp_waiter *w, const char *map, cons
 			return reply(c, "TEMP", "too many TLS policy lookups in flight");
 		}
 	}
+	if (acct->tls != STS_REQ_NONE && !sts_job_wants_tlsa(tj->j))
+		sts_job_want_tlsa(tj->j); /* wakes it: run from the loop */
 	w->c = c;
 	w->acct = *acct;
 	snprintf(w->map, sizeof(w->map), "%s", map);
@@ -607,6 +622,8 @@ static void conf_apply(tlspolicy *tp)
 	tp->ec.strict_testing = (int)c->mtasts_strict_testing;
 	tp->ec.timeout_ms = (int)c->mtasts_timeout;
 	tp->ec.nopolicy_ttl = c->mtasts_nopolicy_ttl;
+	tp->ec.failure_ttl = c->mtasts_failure_ttl;
+	tp->ec.postfix_dane = (int)c->tlspolicy_postfix_dane;
 }
 
 int tlspolicy_new(tlspolicy **out, loop *l, hookd *h, char *err, size_t errlen)
@@ -737,8 +754,10 @@ void tlspolicy_tick(tlspolicy *tp)
 			continue;
 		}
 		if (e->used && now >= e->refresh_ms && tp->n_jobs < room && job_find(tp, e->domain) == NULL) {
+			tp_job *tj;
 			e->refresh_ms = e->expires_ms; /* one refresh per entry */
-			(void)job_start(tp, e->domain, STS_JOB_REFRESH);
+			if ((tj = job_start(tp, e->domain, STS_JOB_REFRESH)) != NULL && e->want_tlsa)
+				sts_job_want_tlsa(tj->j);
 		}
 	}
 	if (t >= tp->last_scan + SCAN_EVERY) {

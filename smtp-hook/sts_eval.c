@@ -29,22 +29,15 @@
 #include "sts_eval.h"
 #include "sts_fetch.h"
 
-#define RR_KEEP 16
-#define RR_DATA_MAX 4100 /* one TXT record of STS_TXT_MAX, or an MX */
-
+/* One lookup of the job: its answer, copied (dns.h dns_answer). */
 typedef struct lookup {
 	struct sts_job *job;
-	int started, done, keep;
-	dns_status status;
-	int secure;
-	char why[DNS_WHY_MAX];
-	size_t n;
-	unsigned char *data[RR_KEEP];
-	size_t len[RR_KEEP];
+	int started, keep;
+	dns_answer a;
 } lookup;
 
 enum pstate { P_START, P_TXT, P_ADDR, P_FETCH, P_DONE };
-enum mstate { M_START, M_MX, M_TLSA, M_DONE };
+enum mstate { M_START, M_MX, M_DECIDE, M_TLSA, M_DONE };
 
 struct sts_job {
 	const sts_eval_conf *c;
@@ -54,6 +47,7 @@ struct sts_job {
 	void *wake_arg;
 	enum pstate ps;
 	enum mstate ms;
+	int want_tlsa; /* an answer needs DANE known (an enforcing map) */
 	sts_cached cached;
 	char *cached_policy;
 	size_t cached_len;
@@ -71,25 +65,14 @@ struct sts_job {
 
 static void lookup_clear(lookup *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->data[i]);
-	l->n = 0;
+	dns_answer_clear(&l->a);
 }
 
 static void on_answer(void *arg, const dns_result *r)
 {
 	lookup *l = arg;
 
-	l->done = 1;
-	l->status = r->status;
-	l->secure = r->secure;
-	snprintf(l->why, sizeof(l->why), "%s", r->why ? r->why : dns_status_name(r->status));
-	for (size_t i = 0; l->keep && i < r->n && l->n < RR_KEEP; i++) {
-		if ((size_t)r->len[i] > RR_DATA_MAX || (l->data[l->n] = malloc((size_t)r->len[i] + 1)) == NULL)
-			continue;
-		memcpy(l->data[l->n], r->data[i], (size_t)r->len[i]);
-		l->len[l->n++] = (size_t)r->len[i];
-	}
+	dns_answer_set(&l->a, r, l->keep);
 	if (l->job->wake)
 		l->job->wake(l->job->wake_arg);
 }
@@ -97,15 +80,11 @@ static void on_answer(void *arg, const dns_result *r)
 static void ask(sts_job *j, lookup *l, const char *name, int type, int keep)
 {
 	lookup_clear(l);
-	memset(l, 0, sizeof(*l));
 	l->job = j;
 	l->keep = keep;
 	l->started = 1;
-	if (dns_resolve(j->c->dns, name, type, dns_now_ms() + j->c->timeout_ms, on_answer, l) != 0) {
-		l->done = 1;
-		l->status = DNS_TEMPFAIL;
-		snprintf(l->why, sizeof(l->why), "cannot start the lookup");
-	}
+	if (dns_resolve(j->c->dns, name, type, dns_now_ms() + j->c->timeout_ms, on_answer, l) != 0)
+		dns_answer_fail(&l->a, "cannot start the lookup");
 }
 
 static int64_t wall(const sts_job *j)
@@ -171,6 +150,7 @@ static void policy_start(sts_job *j, int64_t now)
 	}
 	if (j->kind == STS_JOB_LOOKUP && j->cached.kind == STS_CACHED_NOPOLICY && now < j->cached.expires) {
 		WHY("cached: no policy; ");
+		j->f.nopolicy_ttl = j->cached.expires - now;
 		j->ps = P_DONE;
 		return;
 	}
@@ -181,21 +161,21 @@ static void policy_start(sts_job *j, int64_t now)
 
 static sts_dns txt_result(sts_job *j)
 {
-	char txt[RR_KEEP][STS_TXT_MAX + 1];
-	const char *recs[RR_KEEP], *err = NULL;
-	size_t lens[RR_KEEP], n = 0;
+	char txt[DNS_ANSWER_KEEP][STS_TXT_MAX + 1];
+	const char *recs[DNS_ANSWER_KEEP], *err = NULL;
+	size_t lens[DNS_ANSWER_KEEP], n = 0;
 	lookup *l = &j->txt;
 
-	if (l->status == DNS_TEMPFAIL || l->status == DNS_BOGUS) {
-		WHY("TXT _mta-sts.%s: %s; ", j->domain, l->why);
+	if (l->a.status == DNS_TEMPFAIL || l->a.status == DNS_BOGUS) {
+		WHY("TXT _mta-sts.%s: %s; ", j->domain, l->a.why);
 		return STS_DNS_TEMPFAIL;
 	}
-	if (l->status != DNS_OK) {
-		WHY("TXT _mta-sts.%s: %s; ", j->domain, dns_status_name(l->status));
+	if (l->a.status != DNS_OK) {
+		WHY("TXT _mta-sts.%s: %s; ", j->domain, dns_status_name(l->a.status));
 		return STS_DNS_ABSENT;
 	}
-	for (size_t i = 0; i < l->n; i++) {
-		long k = dns_txt_join(txt[n], sizeof(txt[n]), l->data[i], l->len[i]);
+	for (size_t i = 0; i < l->a.n; i++) {
+		long k = dns_txt_join(txt[n], sizeof(txt[n]), l->a.data[i], l->a.len[i]);
 		if (k < 0)
 			continue;
 		recs[n] = txt[n];
@@ -226,12 +206,38 @@ static int due_for_refetch(const sts_job *j, int64_t now)
 	return j->cached.kind == STS_CACHED_POLICY && j->cached.expires - now <= window;
 }
 
+/* No policy, because of a failure (the TXT lookup, the fetch) for a
+ * domain that never had one: not TEMP (RFC 8461: such a domain is not
+ * deferred), stored as no policy for the short failure_ttl (at most
+ * nopolicy_ttl), so that the lookups meanwhile do not fetch again and a
+ * repaired policy server is seen soon.  err is kept as the entry's last
+ * error. */
+static void no_policy_after_failure(sts_job *j, const char *err)
+{
+	int64_t ttl = j->c->failure_ttl > 0 && j->c->failure_ttl < j->c->nopolicy_ttl ? j->c->failure_ttl
+	                                                                               : j->c->nopolicy_ttl;
+
+	if (ttl < 1)
+		ttl = 1;
+	j->f.nopolicy_ttl = ttl;
+	if (j->c->db == NULL)
+		return;
+	if (acct_sts_put_nopolicy(j->c->db, j->domain, ttl) != ACCT_OK) {
+		WHY("(not cached: %s) ", acct_errmsg(j->c->db));
+		return;
+	}
+	WHY("no policy for %lld s; ", (long long)ttl);
+	(void)acct_sts_touch(j->c->db, j->domain, err);
+}
+
 static void fetch_failed(sts_job *j, int64_t now, const char *err)
 {
+	sts_action act = sts_decide_fetch_failed(&j->cached, now);
+
 	WHY("fetch failed: %s; ", err);
-	if (j->c->db)
+	if (j->c->db && act != STS_NO_POLICY)
 		(void)acct_sts_touch(j->c->db, j->domain, err);
-	switch (sts_decide_fetch_failed(&j->cached, now)) {
+	switch (act) {
 	case STS_USE_CACHED:
 		use_cached(j, now);
 		break;
@@ -239,7 +245,8 @@ static void fetch_failed(sts_job *j, int64_t now, const char *err)
 		j->f.temp = 1;
 		WHY("expired policy cannot be refreshed; ");
 		break;
-	default: /* never had a policy: none */
+	default: /* never had a policy: none, for a short time */
+		no_policy_after_failure(j, err);
 		break;
 	}
 	j->ps = P_DONE;
@@ -263,10 +270,15 @@ static void policy_txt(sts_job *j, int64_t now)
 		return;
 	case STS_USE_CACHED:
 		if (j->c->db)
-			(void)acct_sts_touch(j->c->db, j->domain, t == STS_DNS_TEMPFAIL ? j->txt.why : NULL);
+			(void)acct_sts_touch(j->c->db, j->domain, t == STS_DNS_TEMPFAIL ? j->txt.a.why : NULL);
 		use_cached(j, now);
 		break;
 	case STS_NO_POLICY:
+		if (t == STS_DNS_TEMPFAIL) { /* never had a policy, and DNS failed */
+			no_policy_after_failure(j, j->txt.a.why);
+			break;
+		}
+		j->f.nopolicy_ttl = j->c->nopolicy_ttl;
 		if (j->c->db && acct_sts_put_nopolicy(j->c->db, j->domain, j->c->nopolicy_ttl) != ACCT_OK)
 			WHY("(not cached: %s) ", acct_errmsg(j->c->db));
 		break;
@@ -283,13 +295,13 @@ static void policy_addr(sts_job *j, int64_t now)
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	char err[1200];
 
-	if (j->addr.status != DNS_OK || j->addr.n == 0 || j->addr.len[0] != 4) {
+	if (j->addr.a.status != DNS_OK || j->addr.a.n == 0 || j->addr.a.len[0] != 4) {
 		snprintf(err, sizeof(err), "A mta-sts.%s: %s", j->domain,
-		         j->addr.status == DNS_OK ? "malformed" : j->addr.why);
+		         j->addr.a.status == DNS_OK ? "malformed" : j->addr.a.why);
 		fetch_failed(j, now, err);
 		return;
 	}
-	memcpy(&sa.sin_addr, j->addr.data[0], 4);
+	memcpy(&sa.sin_addr, j->addr.a.data[0], 4);
 	sa.sin_port = htons((uint16_t)j->c->https_port);
 	j->fetch_deadline = dns_now_ms() + j->c->timeout_ms;
 	if (sts_fetch_start(&j->fetch, j->c->tls, j->domain, (struct sockaddr *)&sa, sizeof(sa), j->fetch_deadline, err,
@@ -345,24 +357,69 @@ static void hosts_mx(sts_job *j)
 	lookup *l = &j->mx;
 
 	j->f.n_mx = 0;
-	if (l->status == DNS_OK) {
-		for (size_t i = 0; i < l->n && j->f.n_mx < STS_EVAL_MX_MAX; i++) {
+	if (l->a.status == DNS_OK) {
+		for (size_t i = 0; i < l->a.n && j->f.n_mx < STS_EVAL_MX_MAX; i++) {
 			int pref;
 			char name[DNS_NAME_MAX + 1];
-			if (dns_mx_parse(&pref, name, l->data[i], l->len[i]) == 0 && name[0] != '\0')
+			if (dns_mx_parse(&pref, name, l->a.data[i], l->a.len[i]) == 0 && name[0] != '\0')
 				snprintf(j->f.mx[j->f.n_mx++], sizeof(j->f.mx[0]), "%s", name);
 		}
-	} else if (l->status == DNS_NODATA) {
+	} else if (l->a.status == DNS_NODATA) {
 		snprintf(j->f.mx[j->f.n_mx++], sizeof(j->f.mx[0]), "%s", j->domain);
-	} else if (l->status == DNS_TEMPFAIL || l->status == DNS_BOGUS) {
+	} else if (l->a.status == DNS_TEMPFAIL || l->a.status == DNS_BOGUS) {
 		j->f.mx_temp = 1;
-		WHY("MX %s: %s; ", j->domain, l->why);
+		WHY("MX %s: %s; ", j->domain, l->a.why);
 	}
-	if (l->status != DNS_OK || !l->secure || j->f.n_mx == 0) {
+	if (l->a.status != DNS_OK || !l->a.secure || j->f.n_mx == 0) {
 		WHY("MX not DNSSEC-secure: no DANE; ");
 		j->ms = M_DONE;
 		return;
 	}
+	j->ms = M_DECIDE;
+}
+
+/* Is the domain's MTA-STS policy, as far as it is known, one an answer
+ * enforces?  -1 while the TXT record (or the cache) has not told yet. */
+static int policy_enforced(const sts_job *j)
+{
+	switch (j->ps) {
+	case P_START:
+	case P_TXT:
+		return -1;
+	case P_ADDR:
+	case P_FETCH:
+		return 1; /* a policy is being fetched: take it as one (TLSA in parallel) */
+	case P_DONE:
+		break;
+	}
+	return !j->f.temp && j->f.have_policy &&
+	       (j->f.mode == STS_MODE_ENFORCE || (j->f.mode == STS_MODE_TESTING && j->c->strict_testing));
+}
+
+/* A DNSSEC-secure MX set: ask the TLSA records, unless no answer needs
+ * them.  The plain map's transport runs at Postfix's `dane` level
+ * (conf postfix_dane), which looks TLSA up and does DANE itself: without
+ * an enforced policy the answer there is NOTFOUND whatever TLSA says, so
+ * asking would only cost a second round trip.  An enforced policy needs
+ * them (DANE first: `dane`, never `secure`), and so does any enforcing
+ * map (`dane-only` or `encrypt`): sts_job_want_tlsa(). */
+static void hosts_decide(sts_job *j)
+{
+	int need = j->want_tlsa || !j->c->postfix_dane;
+
+	if (!need) {
+		int e = policy_enforced(j);
+		if (e < 0)
+			return; /* wait for the TXT answer */
+		need = e;
+	}
+	if (!need) {
+		j->f.tlsa_skipped = 1;
+		WHY("TLSA not asked: no enforced policy, DANE left to Postfix's dane level; ");
+		j->ms = M_DONE;
+		return;
+	}
+	j->f.tlsa_skipped = 0;
 	for (size_t i = 0; i < j->f.n_mx; i++) {
 		char name[DNS_NAME_MAX + 16];
 		snprintf(name, sizeof(name), "_25._tcp.%s", j->f.mx[i]);
@@ -374,10 +431,10 @@ static void hosts_mx(sts_job *j)
 static void hosts_tlsa(sts_job *j)
 {
 	for (size_t i = 0; i < j->f.n_mx; i++)
-		if (!j->tlsa[i].done)
+		if (!j->tlsa[i].a.done)
 			return;
 	for (size_t i = 0; i < j->f.n_mx; i++) {
-		if (j->tlsa[i].status == DNS_OK && j->tlsa[i].secure) {
+		if (j->tlsa[i].a.status == DNS_OK && j->tlsa[i].a.secure) {
 			WHY("DANE: secure TLSA for %s; ", j->f.mx[i]);
 			j->f.dane = 1;
 			break;
@@ -404,6 +461,7 @@ int sts_job_new(sts_job **out, const sts_eval_conf *conf, const char *domain, st
 	j->wake = wake;
 	j->wake_arg = arg;
 	j->ms = kind == STS_JOB_POLICY ? M_DONE : M_START;
+	j->f.postfix_dane = conf->postfix_dane;
 	*out = j;
 	return 0;
 }
@@ -439,11 +497,11 @@ int sts_job_step(sts_job *j, int64_t now_ms)
 			policy_start(j, now);
 			break;
 		case P_TXT:
-			if (j->txt.done)
+			if (j->txt.a.done)
 				policy_txt(j, now);
 			break;
 		case P_ADDR:
-			if (j->addr.done)
+			if (j->addr.a.done)
 				policy_addr(j, now);
 			break;
 		case P_FETCH:
@@ -452,8 +510,10 @@ int sts_job_step(sts_job *j, int64_t now_ms)
 		case P_DONE:
 			break;
 		}
-		if (j->ms == M_MX && j->mx.done)
+		if (j->ms == M_MX && j->mx.a.done)
 			hosts_mx(j);
+		else if (j->ms == M_DECIDE)
+			hosts_decide(j);
 		else if (j->ms == M_TLSA)
 			hosts_tlsa(j);
 		progress = j->ps != ps || j->ms != ms;
@@ -473,6 +533,22 @@ int sts_job_fd(const sts_job *j, short *events, int64_t *deadline_ms)
 	*events = sts_fetch_events(j->fetch);
 	*deadline_ms = j->fetch_deadline;
 	return sts_fetch_fd(j->fetch);
+}
+
+void sts_job_want_tlsa(sts_job *j)
+{
+	j->want_tlsa = 1;
+	if (j->ms == M_DONE && j->f.tlsa_skipped) {
+		j->f.tlsa_skipped = 0;
+		j->ms = M_DECIDE;
+	}
+	if (j->wake)
+		j->wake(j->wake_arg);
+}
+
+int sts_job_wants_tlsa(const sts_job *j)
+{
+	return j->want_tlsa;
 }
 
 const char *sts_job_domain(const sts_job *j)
@@ -497,6 +573,8 @@ void sts_job_free(sts_job *j)
 	lookup_clear(&j->txt);
 	lookup_clear(&j->addr);
 	lookup_clear(&j->mx);
+	for (size_t i = 0; i < STS_EVAL_MX_MAX; i++)
+		lookup_clear(&j->tlsa[i]);
 	sts_fetch_free(j->fetch);
 	free(j->cached_policy);
 	free(j);
@@ -511,6 +589,8 @@ void sts_facts_state(sts_state *out, const sts_facts *f)
 	out->have_policy = f->have_policy;
 	out->mode = f->mode;
 	out->dane = f->dane;
+	out->tlsa_skipped = f->tlsa_skipped;
+	out->postfix_dane = f->postfix_dane;
 	out->mx_temp = f->mx_temp;
 	for (size_t i = 0; i < f->n_mx; i++)
 		if (f->match & (1u << i))
@@ -522,6 +602,11 @@ static int enforced(const sts_state *s, int strict_testing)
 	return s->have_policy && (s->mode == STS_MODE_ENFORCE || (s->mode == STS_MODE_TESTING && strict_testing));
 }
 
+int sts_state_needs_tlsa(const sts_state *s, const sts_account_req *acct, int strict_testing)
+{
+	return s->tlsa_skipped && (acct->tls != STS_REQ_NONE || enforced(s, strict_testing));
+}
+
 int sts_state_testing_unenforced(const sts_state *s, int strict_testing)
 {
 	return s->have_policy && s->mode == STS_MODE_TESTING && !strict_testing;
@@ -531,7 +616,7 @@ sts_eval_kind sts_state_answer(char *out, size_t outlen, const sts_state *s, con
                                int strict_testing, const char **why)
 {
 	static sts_policy pol; /* the matched hosts as exact patterns: same answer, no copy of the policy kept */
-	int enforce = enforced(s, strict_testing);
+	int enforce = enforced(s, strict_testing), left;
 
 	out[0] = '\0';
 	if (s->temp) {
@@ -542,18 +627,27 @@ sts_eval_kind sts_state_answer(char *out, size_t outlen, const sts_state *s, con
 		*why = "MX lookup failed: defer";
 		return STS_EVAL_TEMP;
 	}
+	if (sts_state_needs_tlsa(s, acct, strict_testing)) {
+		/* never guess DANE: the caller evaluates again with TLSA */
+		*why = "DANE not known (TLSA not asked): defer";
+		return STS_EVAL_TEMP;
+	}
 	if (enforce) {
 		pol.mode = STS_MODE_ENFORCE;
 		pol.n_mx = s->n_match;
 		for (size_t i = 0; i < s->n_match; i++)
 			snprintf(pol.mx[i], sizeof(pol.mx[i]), "%s", s->match[i]);
 	}
-	switch (sts_answer(out, outlen, acct, s->dane, enforce ? &pol : NULL, s->match, s->n_match)) {
+	/* the plain map's transport at Postfix's dane level: without an
+	 * enforced policy the same answer whether TLSA was asked or not */
+	left = s->postfix_dane && acct->tls == STS_REQ_NONE && !enforce;
+	switch (sts_answer(out, outlen, acct, s->dane && !left, enforce ? &pol : NULL, s->match, s->n_match)) {
 	case STS_ANSWER_OK:
 		*why = s->dane ? "DANE" : enforce ? "MTA-STS enforced" : "the account's requirement";
 		return STS_EVAL_OK;
 	case STS_ANSWER_NOTFOUND:
-		*why = "no requirement";
+		*why = left && (s->tlsa_skipped || s->dane) ? "no requirement (DANE left to Postfix's dane level)"
+		                                             : "no requirement";
 		return STS_EVAL_NOTFOUND;
 	case STS_ANSWER_NOMATCH:
 		*why = "no MX host matches the policy: defer";
@@ -580,6 +674,8 @@ void sts_eval(sts_eval_result *out, const sts_eval_conf *c, const char *domain, 
 		snprintf(out->why, sizeof(out->why), "out of memory: defer");
 		return;
 	}
+	if (acct->tls != STS_REQ_NONE)
+		sts_job_want_tlsa(j);
 	while (!sts_job_step(j, dns_now_ms())) {
 		struct pollfd p[2] = {{.fd = dns_fd(c->dns), .events = POLLIN}, {.fd = -1}};
 		int64_t now = dns_now_ms(), next = dns_expire(c->dns, now), fdl;
@@ -608,6 +704,7 @@ void sts_eval(sts_eval_result *out, const sts_eval_conf *c, const char *domain, 
 	out->mode = f->have_policy ? f->mode : STS_MODE_NONE;
 	snprintf(out->id, sizeof(out->id), "%s", f->id);
 	out->dane = f->dane;
+	out->tlsa_skipped = f->tlsa_skipped;
 	out->n_mx = f->n_mx;
 	memcpy(out->mx, f->mx, sizeof(out->mx));
 	sts_job_free(j);

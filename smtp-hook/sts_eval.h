@@ -14,8 +14,12 @@
  * the tests.  One copy of the logic for both.
  *
  * The TXT and MX lookups start together, so a domain without a policy
- * costs one DNS round trip (the TLSA lookups follow only when the MX
- * answer is DNSSEC-secure).
+ * costs one DNS round trip.  The TLSA lookups follow only when the MX
+ * answer is DNSSEC-secure and an answer needs them: an enforced policy
+ * (DANE first), an enforcing map (sts_job_want_tlsa), or a plain map
+ * whose transport does not run at Postfix's dane level (postfix_dane
+ * off).  Otherwise the plain map answers NOTFOUND and Postfix's dane
+ * level does the TLSA lookup and DANE itself (docs/mta-sts.md).
  */
 #ifndef HOOKD_STS_EVAL_H
 #define HOOKD_STS_EVAL_H
@@ -37,6 +41,8 @@ typedef struct sts_eval_conf {
 	int strict_testing; /* enforce mode: testing policies too */
 	int timeout_ms;     /* each DNS lookup and the fetch */
 	int64_t nopolicy_ttl;
+	int64_t failure_ttl; /* no policy after a failure (never had one): at most nopolicy_ttl; 0 = nopolicy_ttl */
+	int postfix_dane;    /* the plain map's transport runs at Postfix's dane level: no TLSA without an enforced policy */
 } sts_eval_conf;
 
 typedef enum sts_eval_kind { STS_EVAL_OK = 0, STS_EVAL_NOTFOUND = 1, STS_EVAL_TEMP = 2 } sts_eval_kind;
@@ -50,6 +56,7 @@ typedef struct sts_eval_result {
 	sts_mode mode;
 	char id[STS_ID_MAX + 1];
 	int dane;                      /* DNSSEC-validated TLSA records for an MX host */
+	int tlsa_skipped;              /* secure MX set, TLSA not asked (left to Postfix's dane level) */
 	size_t n_mx;
 	char mx[STS_EVAL_MX_MAX][DNS_NAME_MAX + 1];
 } sts_eval_result;
@@ -71,6 +78,9 @@ typedef struct sts_facts {
 	int fetched;              /* a policy was fetched in this evaluation */
 	int mx_temp;              /* the MX lookup failed temporarily (or was bogus) */
 	int dane;                 /* DNSSEC-secure MX set with secure TLSA records for a host */
+	int tlsa_skipped;         /* DNSSEC-secure MX set, TLSA not asked: dane unknown (see hosts_decide) */
+	int postfix_dane;         /* evaluated with conf postfix_dane */
+	int64_t nopolicy_ttl;     /* no policy: seconds that may be kept as such (0: not known) */
 	size_t n_mx;
 	char mx[STS_EVAL_MX_MAX][DNS_NAME_MAX + 1]; /* as resolved (no MX: the domain itself) */
 	unsigned match;           /* bit i: mx[i] matches a pattern of the policy */
@@ -81,6 +91,8 @@ typedef struct sts_facts {
  * (the daemon keeps this much per domain in memory). */
 typedef struct sts_state {
 	int temp, have_policy, dane, mx_temp;
+	int tlsa_skipped; /* DANE not known: only the plain map without an enforced policy can be answered */
+	int postfix_dane; /* the plain map without an enforced policy answers NOTFOUND, DANE or not */
 	sts_mode mode;
 	size_t n_match;
 	const char *match[STS_EVAL_MX_MAX]; /* the MX hosts matching the policy, in MX order (borrowed) */
@@ -93,6 +105,11 @@ void sts_facts_state(sts_state *out, const sts_facts *f);
  * NOTFOUND, or TEMP; *why a static phrase for the log. */
 sts_eval_kind sts_state_answer(char *out, size_t outlen, const sts_state *s, const sts_account_req *acct,
                                int strict_testing, const char **why);
+
+/* Does answering map acct need the TLSA records this state lacks
+ * (tlsa_skipped)?  Then sts_state_answer says TEMP: evaluate again with
+ * sts_job_want_tlsa().  1 or 0. */
+int sts_state_needs_tlsa(const sts_state *s, const sts_account_req *acct, int strict_testing);
 
 /* Is a testing-mode policy going unenforced for this state? 1 or 0. */
 int sts_state_testing_unenforced(const sts_state *s, int strict_testing);
@@ -115,6 +132,13 @@ typedef struct sts_job sts_job;
  * wake).  wake may be NULL.  0, or -1 when out of memory. */
 int sts_job_new(sts_job **out, const sts_eval_conf *conf, const char *domain, sts_job_kind kind,
                 void (*wake)(void *arg), void *arg);
+
+/* An answer waiting for this job needs DANE known (an enforcing map):
+ * ask the TLSA records of a DNSSEC-secure MX set even without an
+ * enforced policy, also if the hosts half had already skipped them.
+ * Wakes the job (call sts_job_step after). */
+void sts_job_want_tlsa(sts_job *j);
+int sts_job_wants_tlsa(const sts_job *j);
 
 /* Make what progress can be made now; 1 when done (sts_job_facts),
  * 0 while waiting. */

@@ -76,8 +76,9 @@ srv_tcp_listening() {
 # nsd_start DIR ADDR PORT ZONE=FILE...: nsd, authoritative for each ZONE
 # from DIR/FILE, on ADDR@PORT (UDP and TCP) in the foreground with its
 # configuration, pid file, log (DIR/nsd.log) and state in DIR, no remote
-# control; returns once it answers on UDP (it is stopped on exit, see
-# srv_begin).  $nsd_pid is its pid.  $nsd_verbosity (default 1) is its
+# control (with nsd_control=yes: nsd-control -c DIR/nsd.conf over the
+# unix socket DIR/nsd.ctl, no keys, e.g. to count the queries received);
+# returns once it answers on UDP (it is stopped on exit, see srv_begin).  $nsd_pid is its pid.  $nsd_verbosity (default 1) is its
 # verbosity, $nsd_options more lines of its server: clause (e.g.
 # "rrl-ratelimit: 0": no response rate limiting, for a survey's many
 # queries).
@@ -101,7 +102,11 @@ server:
 	verbosity: ${nsd_verbosity:-1}
 CONF
 		[ -z "${nsd_options:-}" ] || printf '\t%s\n' "$nsd_options"
-		printf 'remote-control:\n\tcontrol-enable: no\n'
+		if [ "${nsd_control:-no}" = yes ]; then
+			printf 'remote-control:\n\tcontrol-enable: yes\n\tcontrol-interface: %s\n' "$nsd_dir/nsd.ctl"
+		else
+			printf 'remote-control:\n\tcontrol-enable: no\n'
+		fi
 		for nsd_z in "$@"; do
 			printf 'zone:\n\tname: %s\n\tzonefile: %s\n' "${nsd_z%%=*}" "${nsd_z#*=}"
 		done

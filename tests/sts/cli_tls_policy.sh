@@ -70,11 +70,25 @@ assert [(a["map"], a["result"], a["answer"]) for a in d["answers"]] == [("tls-po
 expect 0 "^DANE: +yes" tls policy dane.sts.example $C
 expect 0 "^  tls-policy +OK dane$" tls policy dane.sts.example $C
 expect 0 "^  tls-policy-verify +OK dane-only protocols=>=TLSv1.2$" tls policy dane.sts.example $C
+# No usable policy (mta-sts.plain.example does not exist): NOTFOUND, or the transport's own level;
+# never had a policy, so stored as none for mtasts_failure_ttl (60 s) rather than fetched every time.
+expect 0 "^why \(tls-policy-encrypt\): .*fetch failed: A mta-sts.plain.example.*no policy for 60 s" \
+	tls policy plain.example --map tls-policy-encrypt $C
+expect 0 "^why \(tls-policy\): cached: no policy" tls policy plain.example $C
+expect 0 "^cache: +no policy, found [0-9]+ s ago; asked again after" tls policy plain.example $C
 expect 0 "^DANE: +no: the MX records are not DNSSEC-signed" tls policy plain.example $C
-# No usable policy (mta-sts.plain.example does not exist): NOTFOUND, or the transport's own level.
 expect 0 "^  tls-policy +NOTFOUND$" tls policy plain.example $C
 expect 0 "^  tls-policy-encrypt +OK encrypt protocols=>=TLSv1.2$" tls policy plain.example $C
-expect 0 "^why \(tls-policy-encrypt\): .*fetch failed: A mta-sts.plain.example" tls policy plain.example --map tls-policy-encrypt $C
+# tlspolicy_postfix_dane = yes: a signed domain without a policy is left to Postfix's dane
+# level on tls-policy (TLSA not asked), the enforcing maps still know DANE.
+{ cat "$T/hookd.conf"; echo "tlspolicy_postfix_dane = yes"; } >"$T/dane.conf"
+expect 0 "^  tls-policy +NOTFOUND$" tls policy danenp.sts.example --hookd-config "$T/dane.conf"
+expect 0 "^  tls-policy-verify +OK dane-only protocols=>=TLSv1.2$" tls policy danenp.sts.example --hookd-config "$T/dane.conf"
+expect 0 "^DANE: +yes" tls policy danenp.sts.example --hookd-config "$T/dane.conf"
+expect 0 "^ +\(TLSA not asked for tls-policy: left to Postfix's dane level\)" tls policy danenp.sts.example --hookd-config "$T/dane.conf"
+expect 0 "^DANE: +not asked: no enforced policy" tls policy danenp.sts.example --map tls-policy --hookd-config "$T/dane.conf"
+expect 0 "^  tls-policy +OK dane$" tls policy danenp.sts.example $C
+expect 0 "^  tls-policy +OK dane$" tls policy dane.sts.example --hookd-config "$T/dane.conf"
 # Errors that say what happened.
 expect 66 "no such domain: nxd.sts.example does not exist in DNS \(NXDOMAIN\)" tls policy nxd.sts.example $C
 expect 64 "--map takes tls-policy, tls-policy-encrypt" tls policy enforce.sts.example --map tls-policy-none $C

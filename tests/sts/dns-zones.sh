@@ -9,6 +9,10 @@
 #   STS_DNS_TA       the DS record of the signed zone sts.example. (trust anchor)
 #   STS_DNS_DIR      the zone directory (nsd.pid: the server; plain.example.zone
 #                    may be edited and reloaded with SIGHUP)
+#   STS_DNS_CONTROL  nsd-control for this server (a unix socket, no keys):
+#                    `$STS_DNS_CONTROL stats_noreset` counts the queries it
+#                    received, by type (num.type.TLSA=...), so tests can
+#                    count the DNS round trips an evaluation costs
 # Zones:
 #   sts.example.        signed (ECDSA P-256, one key); tampered.sts.example's TXT
 #                    is changed after signing, so validation of it fails
@@ -57,6 +61,16 @@ notlsa MX 10 mx.notlsa.sts.example.
 mx.notlsa A 127.0.7.5
 tampered TXT "original"
 nullmx MX 0 .
+; DANE without an MTA-STS policy: two domains sharing one MX host with TLSA
+danenp MX 10 mx.danenp.sts.example.
+danenp2 MX 10 mx.danenp.sts.example.
+mx.danenp A 127.0.7.4
+_25._tcp.mx.danenp TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+; the same for the daemon's test (tlspolicy-test.py)
+danenp3 MX 10 mx.danenp3.sts.example.
+danenp4 MX 10 mx.danenp3.sts.example.
+mx.danenp3 A 127.0.7.4
+_25._tcp.mx.danenp3 TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 ZONE
 cat >"$dir/plain.example.zone" <<ZONE
 \$ORIGIN plain.example.
@@ -101,10 +115,14 @@ mta-sts.slow A 127.0.7.2
 badage MX 10 mx.badage.plain.example.
 _mta-sts.badage TXT "v=STSv1; id=x1"
 mta-sts.badage A 127.0.7.2
+; no policy at all (no TXT), unsigned
+nopol MX 10 mx.nopol.plain.example.
+mx.nopol A 127.0.7.6
 ZONE
 
 nsd_sign "$dir" sts.example sts.example.zone sts.example.zone.signed
 # tamper with one signed record: its RRSIG no longer matches
 sed -i 's/"original"/"tampered"/' "$dir/sts.example.zone.signed"
-nsd_start "$dir" "$addr" "$port" sts.example=sts.example.zone.signed plain.example=plain.example.zone
-STS_DNS_ADDR="$addr@$port" STS_DNS_TA="$(cat "$dir/ta.ds")" STS_DNS_DIR="$dir" "$@"
+nsd_control=yes nsd_start "$dir" "$addr" "$port" sts.example=sts.example.zone.signed plain.example=plain.example.zone
+ctl="$(command -v nsd-control || echo nsd-control) -c $dir/nsd.conf"
+STS_DNS_ADDR="$addr@$port" STS_DNS_TA="$(cat "$dir/ta.ds")" STS_DNS_DIR="$dir" STS_DNS_CONTROL="$ctl" "$@"

@@ -94,6 +94,7 @@ mtasts_https_port = {port}
 mtasts_timeout = {timeout}
 tlspolicy_cache_ttl = 3
 tlspolicy_stats_interval = 0
+mtasts_failure_ttl = 1
 {extra}""".format(w=self.work, sock=self.sock, dns=DNS_ADDR, port=os.environ["STS_HTTPS_PORT"],
                   timeout=1500 * SLOW, extra=extra))
 
@@ -131,6 +132,18 @@ tlspolicy_stats_interval = 0
 def nsd_pid():
     with open(os.path.join(DNS_DIR, "nsd.pid")) as f:
         return int(f.read().split()[0])
+
+
+def dns_counts():
+    """The queries the test DNS server received, by type (nsd-control)."""
+    out = subprocess.run(os.environ["STS_DNS_CONTROL"].split() + ["stats_noreset"], check=True,
+                         capture_output=True, text=True).stdout
+    return {k: int(v) for k, v in re.findall(r"^num\.(?:type\.)?(\w+)=(\d+)$", out, re.M)}
+
+
+def dns_delta(before):
+    after = dns_counts()
+    return {k: after.get(k, 0) - before.get(k, 0) for k in ("queries", "TXT", "MX", "TLSA")}
 
 
 def edit_zone(fn):
@@ -314,6 +327,44 @@ def run(work):
     x.close()
     check(c.ask("tls-policy", "testing.plain.example") ==
           "OK secure match=mx.testing.plain.example servername=hostname", "strict testing -> enforced")
+    c.close()
+
+    # tlspolicy_postfix_dane = yes: on tls-policy a signed domain without a
+    # policy is left to Postfix's dane level, TLSA not asked (one round
+    # trip); an enforcing map asks TLSA, once per MX host
+    mark = len(d.text())
+    d.write_conf("tlspolicy_postfix_dane = yes\n")
+    d.proc.send_signal(signal.SIGHUP)
+    check(d.wait_log(r"configuration reloaded", mark) is not None, "SIGHUP reloads (postfix_dane)")
+    c = Client(d.sock)
+    c.ask("tls-policy-encrypt", "notlsa.sts.example")  # the signed zone's keys in libunbound's cache
+    n = dns_counts()
+    check(c.ask("tls-policy", "danenp3.sts.example") == "NOTFOUND ", "postfix_dane: signed, no policy -> NOTFOUND")
+    dd = dns_delta(n)
+    check(dd == {"queries": 2, "TXT": 1, "MX": 1, "TLSA": 0}, "postfix_dane: a miss is TXT+MX, no TLSA (%s)" % dd)
+    n = dns_counts()
+    check(c.ask("tls-policy-encrypt", "danenp3.sts.example") == "OK dane-only protocols=>=TLSv1.2",
+          "postfix_dane: the enforcing map still gets dane-only")
+    dd = dns_delta(n)
+    check(dd["TLSA"] == 1 and dd["TXT"] == 0, "the enforcing map asked TLSA once (%s)" % dd)
+    n = dns_counts()
+    check(c.ask("tls-policy-verify", "danenp4.sts.example") == "OK dane-only protocols=>=TLSv1.2",
+          "postfix_dane: a second domain on the same MX host -> dane-only")
+    dd = dns_delta(n)
+    check(dd == {"queries": 2, "TXT": 1, "MX": 1, "TLSA": 0},
+          "the MX host's TLSA not asked again for a second domain (%s)" % dd)
+    check(c.ask("tls-policy", "danenp4.sts.example") == "NOTFOUND ",
+          "postfix_dane: tls-policy NOTFOUND though DANE is known")
+    check(c.ask("tls-policy", "dane.sts.example") == "OK dane", "postfix_dane: an enforce policy with DANE -> dane")
+    # both kinds of map asking at once (sharing the evaluation, or not)
+    cs = [Client(d.sock) for _ in range(4)]
+    for i, x in enumerate(cs):
+        x.send("tls-policy-encrypt" if i % 2 else "tls-policy", "danenp.sts.example")
+    answers = [x.read() for x in cs]
+    for x in cs:
+        x.close()
+    check(answers == ["NOTFOUND ", "OK dane-only protocols=>=TLSv1.2"] * 2,
+          "postfix_dane: concurrent plain and enforcing lookups (%s)" % answers)
     c.close()
 
     # statistics on demand, and at stop; a restart keeps the policies (the store)

@@ -237,13 +237,78 @@ static void test_rdata_decoders(void **state)
 	assert_int_equal(dns_mx_parse(&pref, name, (const unsigned char *)"\0\12", 2), -1);
 }
 
+/* dns_answer (dns.h): the copy of an answer that outlives its callback,
+ * shared by the evaluation job and the shell. */
+static void on_answer_copy(void *arg, const dns_result *r)
+{
+	dns_answer_set(arg, r, 1);
+}
+
+static void test_answer_copy(void **state)
+{
+	dns_ctx *d = open_test_ctx(getenv("STS_DNS_ADDR"));
+	static unsigned char big[DNS_ANSWER_DATA_MAX + 1], small[20][3];
+	const unsigned char *data[21];
+	int len[21];
+	dns_answer a;
+	dns_result r;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	/* a real answer: the two TXT records of _mta-sts.split */
+	assert_int_equal(dns_resolve(d, "_mta-sts.split.sts.example", DNS_RR_TXT, dns_now_ms() + 20000, on_answer_copy, &a),
+	                 0);
+	dns_wait(d);
+	dns_close(d);
+	assert_int_equal(a.done, 1);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(a.secure, 1);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.dropped, 0);
+	for (size_t i = 0; i < a.n; i++) {
+		char txt[600];
+		assert_true(dns_txt_join(txt, sizeof(txt), a.data[i], a.len[i]) > 0);
+		assert_true(strcmp(txt, "v=STSv1; id=split1") == 0 || strcmp(txt, "v=spf1 -all") == 0);
+	}
+	/* bounded: one oversized record and more than DNS_ANSWER_KEEP */
+	memset(&r, 0, sizeof(r));
+	data[0] = big;
+	len[0] = (int)sizeof(big);
+	for (int i = 0; i < 20; i++) {
+		small[i][0] = 2;
+		small[i][1] = 'a';
+		small[i][2] = (unsigned char)('a' + i);
+		data[i + 1] = small[i];
+		len[i + 1] = 3;
+	}
+	r.status = DNS_OK;
+	r.n = 21;
+	r.data = data;
+	r.len = len;
+	dns_answer_set(&a, &r, 1);
+	assert_int_equal(a.n, DNS_ANSWER_KEEP);
+	assert_int_equal(a.dropped, 21 - DNS_ANSWER_KEEP);
+	assert_int_equal(a.len[0], 3);
+	assert_memory_equal(a.data[DNS_ANSWER_KEEP - 1], small[DNS_ANSWER_KEEP - 1], 3);
+	assert_string_equal(a.why, "ok");
+	/* status only */
+	dns_answer_set(&a, &r, 0);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(a.status, DNS_OK);
+	dns_answer_fail(&a, "cannot start the lookup");
+	assert_int_equal(a.status, DNS_TEMPFAIL);
+	assert_string_equal(a.why, "cannot start the lookup");
+	dns_answer_clear(&a);
+	assert_int_equal(a.done, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_txt_secure),      cmocka_unit_test(test_txt_split_and_several),
 		cmocka_unit_test(test_mx),              cmocka_unit_test(test_tlsa_and_dnssec),
 		cmocka_unit_test(test_servfail_is_not_nxdomain), cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_rdata_decoders),
+		cmocka_unit_test(test_rdata_decoders),  cmocka_unit_test(test_answer_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
