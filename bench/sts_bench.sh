@@ -14,15 +14,19 @@
 # the namespace; nothing outside it is touched.  In it:
 #   nsd            127.0.0.1:53, the signed zone stsbench.example (NSEC3):
 #                  DOMAINS (default 200) domains benchN with an MTA-STS
-#                  TXT record and one MX host mx.benchN, and 3 x MISSES
+#                  TXT record and one MX host mx.benchN, 5 x MISSES
 #                  (default 500) domains missN with an MX host and no
-#                  policy; the unsigned zone stsplain.example with
-#                  2 x MISSES such domains
+#                  policy, and MISSES domains sharedN on one MX host
+#                  mx.shared with a TLSA record; the unsigned zone
+#                  stsplain.example with 3 x MISSES no-policy domains;
+#                  nsd-control (a unix socket) counts the queries by type
 #   sts_https.py   127.0.7.2:443, an enforce policy (mx: mx.benchN) for
 #                  every mta-sts.benchN, under a test CA made here
 #   nullsrv -m     the do-nothing socketmap server: the ceiling
 #   postern-hookd  tlspolicy_listen, the same DNS server and trust anchor,
 #                  the test CA (mtasts_ca_file)
+#   hookd-dane     the same with tlspolicy_postfix_dane = yes and a store
+#                  of its own: for the misses only
 #   resolver-internal, resolver-sqlite
 #                  mta-sts-daemon (postfix-mta-sts-resolver) with its
 #                  internal cache, and with its sqlite cache; the test CA
@@ -38,7 +42,12 @@
 # no-policy domains once each in order (NOTFOUND expected), then the same
 # domains again (now cached, if the server caches "no policy"), for
 # postern-hookd in each zone (in the signed one its MX set is secure, so
-# it also asks the MX hosts' TLSA for DANE) and for resolver-internal;
+# it also asks the MX hosts' TLSA for DANE), for hookd-dane in each zone
+# (tls-policy: no TLSA), on tls-policy-encrypt (TLSA asked: "encrypt")
+# and on tls-policy-encrypt for the sharedN domains ("dane-only": one
+# TLSA query for all of them), and for resolver-internal; each miss row
+# shows the queries nsd received per lookup (TXT/MX/TLSA): the round
+# trips (TXT and MX leave together);
 # and bench/dnsrtt, the daemon's own DNS code (libunbound, validating),
 # asks nsd the TXT of MISSES other fresh names in each zone, one at a
 # time: the round trip a miss is measured against.  With two or more CPUs the servers run on CPU 1 and
@@ -115,7 +124,7 @@ if [ $pin -eq 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1;
 	SRV_CPU="taskset -c 1" GEN_CPU="taskset -c 0"
 fi
 ZONE=stsbench.example PLAIN=stsplain.example
-P_NULL=31101 P_HOOK=31102 P_RINT=31103 P_RSQL=31104
+P_NULL=31101 P_HOOK=31102 P_RINT=31103 P_RSQL=31104 P_DANE=31105
 
 ip link set lo up
 mount --make-rprivate /
@@ -148,18 +157,22 @@ umask 022
 uptime_before=$(uptime)
 
 # ---- DNS: the signed bench zone, nsd on 127.0.0.1:53 -------------------------
-say "making the zones: $ndom policy domains, $((5 * nmiss)) without"
+say "making the zones: $ndom policy domains, $((8 * nmiss)) without"
 awk -v zone="$ZONE" -v ndom="$ndom" -v nmiss="$nmiss" 'BEGIN {
 	printf "$ORIGIN %s.\n$TTL 3600\n@ SOA ns.%s. admin.%s. 1 3600 600 86400 3600\n@ NS ns.%s.\nns A 127.0.0.1\n", zone, zone, zone, zone
 	for (i = 1; i <= ndom; i++)
 		printf "bench%d MX 10 mx.bench%d\nmx.bench%d A 127.0.7.3\n_mta-sts.bench%d TXT \"v=STSv1; id=bench%d\"\nmta-sts.bench%d A 127.0.7.2\n", i, i, i, i, i, i
-	for (i = 1; i <= 3 * nmiss; i++)
+	for (i = 1; i <= 5 * nmiss; i++)
 		printf "miss%d MX 10 mx.miss%d\nmx.miss%d A 127.0.7.3\n", i, i, i
+	# no policy, all on one MX host (with TLSA): its TLSA is asked once
+	printf "mx.shared A 127.0.7.3\n_25._tcp.mx.shared TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+	for (i = 1; i <= nmiss; i++)
+		printf "shared%d MX 10 mx.shared\n", i
 }' >"$W/zone"
 # the same kind of no-policy domains in an unsigned zone (most of the world)
 awk -v zone="$PLAIN" -v nmiss="$nmiss" 'BEGIN {
 	printf "$ORIGIN %s.\n$TTL 3600\n@ SOA ns.%s. admin.%s. 1 3600 600 86400 3600\n@ NS ns.%s.\nns A 127.0.0.1\n", zone, zone, zone, zone
-	for (i = 1; i <= 2 * nmiss; i++)
+	for (i = 1; i <= 3 * nmiss; i++)
 		printf "miss%d MX 10 mx.miss%d\nmx.miss%d A 127.0.7.3\n", i, i, i
 }' >"$W/plain.zone"
 (
@@ -182,7 +195,8 @@ server:
 	server-count: 1
 	verbosity: 1
 remote-control:
-	control-enable: no
+	control-enable: yes
+	control-interface: $W/nsd.ctl
 zone:
 	name: $ZONE
 	zonefile: zone.signed
@@ -233,6 +247,15 @@ missset $ZONE 2 >"$W/miss-resolver"
 missset $ZONE 3 | awk -F '\t' '{ print "_mta-sts." $2 }' >"$W/miss-dns"
 missset $PLAIN 1 >"$W/miss-hookd-plain"
 missset $PLAIN 2 | awk -F '\t' '{ print "_mta-sts." $2 }' >"$W/miss-dns-plain"
+# postern-hookd with tlspolicy_postfix_dane = yes: the plain map (TLSA
+# left to Postfix), an enforcing map (TLSA asked), and an enforcing map on
+# domains sharing one MX host that has TLSA records
+missset $ZONE 4 >"$W/miss-dane"
+missset $ZONE 5 | awk -F '\t' '{ print "tls-policy-encrypt\t" $2 "\tOK\tencrypt protocols=>=TLSv1.2" }' >"$W/miss-dane-enc"
+missset $PLAIN 3 >"$W/miss-dane-plain"
+awk -v zone="$ZONE" -v n="$nmiss" 'BEGIN {
+	for (i = 1; i <= n; i++) printf "tls-policy-encrypt\tshared%d.%s\tOK\tdane-only protocols=>=TLSv1.2\n", i, zone
+}' >"$W/miss-dane-shared"
 
 # ---- the servers ---------------------------------------------------------------
 say "starting the servers"
@@ -268,13 +291,21 @@ if [ $hookd -eq 1 ]; then
 		-o dns_forward=127.0.0.1@53 -o dns_trust_anchor_file="$W/ta.ds" -o mtasts_ca_file="$W/ca.crt" \
 		-o mtasts_https_port=443 -o mtasts_timeout=4000 2>"$W/postern-hookd.log" &
 	pids="$pids $!"
+	# the same with tlspolicy_postfix_dane = yes (its own store), for the misses
+	"$B/bench/populate" -d "$W/hookd-dane.db" -a 1 -k 1 -o "$W/hookd-dane.keys" >/dev/null
+	$SRV_CPU "$HOOKD" -f -c "$W/hookd.conf" -o database="$W/hookd-dane.db" -o key_file="$W/master-dane.key" \
+		-o user=root -o auth_listen= -o policy_listen= -o tlspolicy_listen=inet:127.0.0.1:$P_DANE \
+		-o dns_forward=127.0.0.1@53 -o dns_trust_anchor_file="$W/ta.ds" -o mtasts_ca_file="$W/ca.crt" \
+		-o mtasts_https_port=443 -o mtasts_timeout=4000 -o tlspolicy_postfix_dane=yes \
+		2>"$W/postern-hookd-dane.log" &
+	pids="$pids $!"
 fi
 wait_tcp 127.0.0.1 53
 wait_tcp 127.0.7.2 443
 wait_tcp 127.0.0.1 $P_NULL
 wait_tcp 127.0.0.1 $P_RINT
 wait_tcp 127.0.0.1 $P_RSQL
-[ $hookd -eq 1 ] && wait_tcp 127.0.0.1 $P_HOOK
+[ $hookd -eq 1 ] && wait_tcp 127.0.0.1 $P_HOOK && wait_tcp 127.0.0.1 $P_DANE
 
 # name port lookups-file expect-flags: the cells' servers
 servers="nullsrv $P_NULL cached-any
@@ -337,30 +368,48 @@ done
 # ---- cache misses ----------------------------------------------------------------
 say "cache misses: $nmiss fresh no-policy domains, one connection, then the same again"
 : >"$W/misses"
-miss() { # name port file
+nsdq() { # the queries nsd received so far: "queries TXT MX TLSA DNSKEY"
+	nsd-control -c "$W/nsd.conf" stats_noreset | awk -F= '
+		$1 == "num.queries" { q = $2 } $1 == "num.type.TXT" { t = $2 } $1 == "num.type.MX" { m = $2 }
+		$1 == "num.type.TLSA" { l = $2 } $1 == "num.type.DNSKEY" { k = $2 }
+		END { print q + 0, t + 0, m + 0, l + 0, k + 0 }'
+}
+miss() { # name port file expect
 	for pass in first again; do
+		before=$(nsdq)
 		if line=$($GEN_CPU "$LOADGEN" -P socketmap -s 127.0.0.1:"$2" -k "$W/$3" -q -c 1 -n "$nmiss" -t 120 -u \
-			-e NOTFOUND 2>"$W/loadgen.err"); then
+			-e "${4:-NOTFOUND}" 2>"$W/loadgen.err"); then
 			ok=ok
 		else
 			ok=WRONG
 			echo x >>"$W/failed"
 			say "$1 misses ($pass): $(cat "$W/loadgen.err")"
 		fi
-		echo "server=$1 pass=$pass check=$ok $line" >>"$W/misses"
+		# what the DNS server was asked, per lookup
+		q=$(echo "$before $(nsdq)" | awk -v n="$nmiss" '{
+			printf "dns_q=%.2f txt=%.2f mx=%.2f tlsa=%.2f dnskey=%.2f", ($6 - $1) / n, ($7 - $2) / n, ($8 - $3) / n,
+				($9 - $4) / n, ($10 - $5) / n }')
+		echo "server=$1 pass=$pass check=$ok $line $q" >>"$W/misses"
 	done
 }
 if [ $hookd -eq 1 ]; then
 	miss postern-hookd,signed $P_HOOK miss-hookd
 	miss postern-hookd,unsigned $P_HOOK miss-hookd-plain
+	miss hookd-dane,signed $P_DANE miss-dane
+	miss hookd-dane,unsigned $P_DANE miss-dane-plain
+	miss hookd-dane,signed,enc $P_DANE miss-dane-enc OK
+	miss hookd-dane,shared-mx,enc $P_DANE miss-dane-shared OK
 fi
 miss resolver-internal,signed $P_RINT miss-resolver
 if [ -x "$DNSRTT" ]; then
 	for z in signed unsigned; do
 		f=miss-dns w=$ZONE
 		[ $z = unsigned ] && f=miss-dns-plain w=$PLAIN
+		before=$(nsdq)
 		line=$($GEN_CPU "$DNSRTT" -f 127.0.0.1@53 -a "$W/ta.ds" -T TXT -k "$W/$f" -w "$w") ||
 			{ echo x >>"$W/failed"; line="failed"; }
+		line="$line $(echo "$before $(nsdq)" | awk -v n="$nmiss" '{
+			printf "dns_q=%.2f txt=%.2f mx=%.2f tlsa=%.2f", ($6 - $1) / n, ($7 - $2) / n, ($8 - $3) / n, ($9 - $4) / n }')"
 		echo "server=dnsrtt-TXT,$z pass=once check=ok $line" >>"$W/misses"
 	done
 fi
@@ -416,9 +465,10 @@ function val(k,   i, n) {
 	for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) return substr($i, n + 1) }
 	return ""
 }
-BEGIN { printf "%-26s %-6s %9s %9s %10s  %s\n", "server", "pass", "p50 us", "p99 us", "max us", "answers" }
+BEGIN { printf "%-26s %-6s %9s %9s %10s %18s  %s\n", "server", "pass", "p50 us", "p99 us", "max us", "DNS q TXT/MX/TLSA", "answers" }
 {
 	a = val("answers"); if (a == "") a = val("status")
-	printf "%-26s %-6s %9s %9s %10s  %s%s\n", val("server"), val("pass"), val("p50_us"), val("p99_us"), val("max_us"), a, val("check") == "ok" ? "" : "  WRONG"
+	d = val("txt") == "" ? "" : sprintf("%s/%s/%s", val("txt"), val("mx"), val("tlsa"))
+	printf "%-26s %-6s %9s %9s %10s %18s  %s%s\n", val("server"), val("pass"), val("p50_us"), val("p99_us"), val("max_us"), d, a, val("check") == "ok" ? "" : "  WRONG"
 }' "$W/misses"
 exit $status

@@ -141,6 +141,12 @@ def dns_counts():
     return {k: int(v) for k, v in re.findall(r"^num\.(?:type\.)?(\w+)=(\d+)$", out, re.M)}
 
 
+def one_trip(dd):
+    """TXT and MX (each at least once: libunbound resends a query a loaded
+    server is slow to answer), nothing else."""
+    return dd["TXT"] >= 1 and dd["MX"] >= 1 and dd["TLSA"] == 0 and dd["queries"] == dd["TXT"] + dd["MX"]
+
+
 def dns_delta(before):
     after = dns_counts()
     return {k: after.get(k, 0) - before.get(k, 0) for k in ("queries", "TXT", "MX", "TLSA")}
@@ -341,18 +347,17 @@ def run(work):
     n = dns_counts()
     check(c.ask("tls-policy", "danenp3.sts.example") == "NOTFOUND ", "postfix_dane: signed, no policy -> NOTFOUND")
     dd = dns_delta(n)
-    check(dd == {"queries": 2, "TXT": 1, "MX": 1, "TLSA": 0}, "postfix_dane: a miss is TXT+MX, no TLSA (%s)" % dd)
+    check(one_trip(dd), "postfix_dane: a miss is TXT+MX, no TLSA (%s)" % dd)
     n = dns_counts()
     check(c.ask("tls-policy-encrypt", "danenp3.sts.example") == "OK dane-only protocols=>=TLSv1.2",
           "postfix_dane: the enforcing map still gets dane-only")
     dd = dns_delta(n)
-    check(dd["TLSA"] == 1 and dd["TXT"] == 0, "the enforcing map asked TLSA once (%s)" % dd)
+    check(dd["TLSA"] >= 1 and dd["TXT"] == 0 and dd["MX"] == 0, "the enforcing map asked TLSA, not TXT or MX (%s)" % dd)
     n = dns_counts()
     check(c.ask("tls-policy-verify", "danenp4.sts.example") == "OK dane-only protocols=>=TLSv1.2",
           "postfix_dane: a second domain on the same MX host -> dane-only")
     dd = dns_delta(n)
-    check(dd == {"queries": 2, "TXT": 1, "MX": 1, "TLSA": 0},
-          "the MX host's TLSA not asked again for a second domain (%s)" % dd)
+    check(one_trip(dd), "the MX host's TLSA not asked again for a second domain (%s)" % dd)
     check(c.ask("tls-policy", "danenp4.sts.example") == "NOTFOUND ",
           "postfix_dane: tls-policy NOTFOUND though DANE is known")
     check(c.ask("tls-policy", "dane.sts.example") == "OK dane", "postfix_dane: an enforce policy with DANE -> dane")
