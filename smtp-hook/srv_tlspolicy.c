@@ -408,6 +408,16 @@ static tp_job *job_find(tlspolicy *tp, const char *domain)
 	return NULL;
 }
 
+/* A job a lookup can wait for: not a policy-only refresh, whose facts
+ * have no MX hosts and no DANE to answer from. */
+static tp_job *job_find_answering(tlspolicy *tp, const char *domain)
+{
+	for (tp_job *tj = tp->jobs; tj; tj = tj->next)
+		if (sts_job_get_kind(tj->j) != STS_JOB_POLICY && strcmp(sts_job_domain(tj->j), domain) == 0)
+			return tj;
+	return NULL;
+}
+
 /* Start an evaluation; its first step runs at once (the lookups go out),
  * the rest from the loop.  NULL when out of memory. */
 static tp_job *job_start(tlspolicy *tp, const char *domain, sts_job_kind kind)
@@ -478,7 +488,7 @@ static int on_domain(tlspolicy *tp, conn *c, tp_waiter *w, const char *map, cons
 		return answer_state(tp, c, map, acct, domain, &e->st, 1);
 	}
 	tp->n.misses++;
-	if ((tj = job_find(tp, domain)) == NULL) {
+	if ((tj = job_find_answering(tp, domain)) == NULL) {
 		if (tp->n_jobs >= (size_t)tp->h->conf.tlspolicy_max_jobs || (tj = job_start(tp, domain, STS_JOB_LOOKUP)) == NULL) {
 			tp->n.busy++;
 			tp->n.temp++;
