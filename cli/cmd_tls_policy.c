@@ -261,8 +261,11 @@ static void print_text(const report *rp)
 }
 
 /* postern-hookd's configuration: the file given, else the default one if
- * it exists, else the defaults.  0 or the exit status. */
-static int load_conf(cli *c, hookd_conf *hc, const char *path)
+ * it exists, else the defaults.  0 or the exit status.  (Also for tls
+ * check and tls survey.) */
+int cli_hookd_conf(cli *c, hookd_conf *hc, const char *path);
+
+int cli_hookd_conf(cli *c, hookd_conf *hc, const char *path)
 {
 	char err[1024];
 	struct stat st;
@@ -310,7 +313,7 @@ int cli_cmd_tls_policy(cli *c, int argc, char **argv)
 		for (size_t i = 0; i < NMAPS; i++)
 			rp.maps[rp.n_maps++] = map_names[i];
 	}
-	if ((r = load_conf(c, &hc, conf_path)) != 0)
+	if ((r = cli_hookd_conf(c, &hc, conf_path)) != 0)
 		return r;
 	dc.forward = hc.dns_forward[0] ? hc.dns_forward : NULL;
 	dc.trust_anchor_file = hc.dns_trust_anchor_file[0] ? hc.dns_trust_anchor_file : NULL;

@@ -14,26 +14,31 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
 
+#include "conf.h"
 #include "probe.h"
 #include "sts_eval.h"
 #include "sts_fetch.h"
 
+int cli_hookd_conf(cli *c, hookd_conf *hc, const char *path); /* cmd_tls_policy.c */
+
 #define ROOT_KEY "/usr/share/dns/root.key"
 
 typedef struct net_opts {
-	const char *port, *dns, *ta, *ca, *timeout, *concurrency, *helo;
-	int json;
+	const char *port, *dns, *ta, *ca, *timeout, *concurrency, *helo, *hookd;
+	int json, no_policy;
 } net_opts;
 
 /* The options both commands take, into a probe_conf.  0 or the status. */
-static int net_conf(cli *c, const net_opts *o, probe_conf *pc, int def_timeout_s)
+static int net_conf(cli *c, const net_opts *o, const hookd_conf *hc, probe_conf *pc, int def_timeout_s)
 {
 	char *end;
 	long v;
@@ -61,13 +66,297 @@ static int net_conf(cli *c, const net_opts *o, probe_conf *pc, int def_timeout_s
 			return cli_fail(c, EX_USAGE, "--concurrency takes 1..10000 connections, not '%.40s'", o->concurrency);
 		pc->concurrency = (int)v;
 	}
-	pc->dns_forward = o->dns;
-	if (o->ta == NULL)
+	/* the resolver: the options, else postern-hookd's (hc), else the root */
+	pc->dns_forward = o->dns ? o->dns : hc && hc->dns_forward[0] ? hc->dns_forward : NULL;
+	if (o->ta == NULL && hc && hc->dns_trust_anchor_file[0] &&
+	    (o->hookd || access(hc->dns_trust_anchor_file, R_OK) == 0))
+		pc->trust_anchor_file = hc->dns_trust_anchor_file;
+	else if (o->ta == NULL)
 		pc->trust_anchor_file = access(ROOT_KEY, R_OK) == 0 ? ROOT_KEY : NULL;
 	else if (strcmp(o->ta, "none") != 0)
 		pc->trust_anchor_file = o->ta;
+	if (pc->trust_anchor_file && access(pc->trust_anchor_file, R_OK) != 0)
+		return cli_fail(c, EX_NOINPUT, "the DNS trust anchor %.300s cannot be read: %s", pc->trust_anchor_file,
+		                strerror(errno));
 	pc->ca_file = o->ca;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* The domains' own requirement (MTA-STS, DANE): postern-hookd's TLS
+ * policy evaluation (sts_eval.h, the daemon's code), one job per domain,
+ * jobs side by side, and for each setting the answer the policy service
+ * would give Postfix (sts_state_answer): the verdicts follow it. */
+
+static const sts_account_req set_req[PROBE_SET_COUNT] = {
+	{STS_REQ_NONE, 0}, {STS_REQ_ENCRYPT, 0}, {STS_REQ_VERIFY, 0}, {STS_REQ_ENCRYPT, 1}};
+
+typedef struct dom_pol {
+	int done; /* evaluated */
+	int temp, have_policy, dane, mx_temp, testing_unenforced;
+	sts_mode mode;
+	char id[STS_ID_MAX + 1];
+	unsigned match; /* bit k: the domain's k-th MX host (probe order) matches the policy */
+	int kind[PROBE_SET_COUNT];
+	const char *src[PROBE_SET_COUNT];
+	char *answer[PROBE_SET_COUNT];
+	char *why;
+} dom_pol;
+
+typedef struct pol_run {
+	sts_eval_conf ec;
+	dom_pol *dp; /* one per probe domain; NULL: not evaluated (--no-policy) */
+	size_t n;
+} pol_run;
+
+static void pol_free(pol_run *pr)
+{
+	for (size_t i = 0; pr->dp && i < pr->n; i++) {
+		for (int s = 0; s < PROBE_SET_COUNT; s++)
+			free(pr->dp[i].answer[s]);
+		free(pr->dp[i].why);
+	}
+	free(pr->dp);
+	pr->dp = NULL;
+	SSL_CTX_free(pr->ec.tls);
+	dns_close(pr->ec.dns);
+	pr->ec.tls = NULL;
+	pr->ec.dns = NULL;
+}
+
+/* The DNS, TLS and MTA-STS settings of postern-hookd (hc) for the
+ * evaluation; the probe's resolver (pc) as the DNS.  0 or the status. */
+static int pol_open(cli *c, pol_run *pr, const hookd_conf *hc, const probe_conf *pc)
+{
+	dns_conf dc = {pc->dns_forward, pc->trust_anchor_file, NULL};
+	char err[512];
+	int r;
+
+	memset(pr, 0, sizeof(*pr));
+	/* the policy cache: without the database there is no evaluation, and
+	 * a verdict without it would be wrong for every MTA-STS domain */
+	if ((r = cli_db(c)) != 0)
+		return r;
+	if (dns_open(&pr->ec.dns, &dc, err, sizeof(err)) != 0)
+		return cli_fail(c, EX_UNAVAILABLE, "DNS unavailable: %s", err);
+	if ((pr->ec.tls = sts_fetch_ssl_ctx(hc->mtasts_ca_file[0] ? hc->mtasts_ca_file : NULL, err, sizeof(err))) == NULL) {
+		pol_free(pr);
+		return cli_fail(c, EX_SOFTWARE, "TLS: %s", err);
+	}
+	pr->ec.db = c->db;
+	pr->ec.https_port = (int)hc->mtasts_https_port;
+	pr->ec.strict_testing = hc->mtasts_strict_testing != 0;
+	pr->ec.timeout_ms = (int)hc->mtasts_timeout;
+	pr->ec.nopolicy_ttl = (int64_t)hc->mtasts_nopolicy_ttl;
+	return 0;
+}
+
+static const char *source_of(const char *why)
+{
+	if (strcmp(why, "DANE") == 0)
+		return "DANE";
+	if (strcmp(why, "MTA-STS enforced") == 0)
+		return "MTA-STS enforce";
+	return strstr(why, "MTA-STS") || strstr(why, "no MX host matches") ? "MTA-STS" : NULL;
+}
+
+static int pol_collect(dom_pol *dp, const sts_job *j, const probe *p, const probe_domain *d, int strict)
+{
+	const sts_facts *f = sts_job_facts(j);
+	sts_state st;
+	static char ans[STS_ANSWER_MAX];
+
+	sts_facts_state(&st, f);
+	dp->done = 1;
+	dp->temp = f->temp;
+	dp->have_policy = f->have_policy;
+	dp->mode = f->have_policy ? f->mode : STS_MODE_NONE;
+	probe_fmt(dp->id, sizeof(dp->id), "%s", f->id);
+	dp->dane = f->dane;
+	dp->mx_temp = f->mx_temp;
+	dp->testing_unenforced = sts_state_testing_unenforced(&st, strict);
+	for (size_t k = 0; k < d->n_mx; k++)
+		for (size_t i = 0; i < f->n_mx; i++)
+			if ((f->match & (1u << i)) && strcasecmp(f->mx[i], probe_host_at(p, d->mx[k])->name) == 0)
+				dp->match |= 1u << k;
+	for (int s = 0; s < PROBE_SET_COUNT; s++) {
+		const char *why = "";
+		dp->kind[s] = (int)sts_state_answer(ans, sizeof(ans), &st, &set_req[s], strict, &why);
+		dp->src[s] = dp->kind[s] == STS_EVAL_NOTFOUND ? NULL : source_of(why);
+		if ((dp->answer[s] = strdup(dp->kind[s] == STS_EVAL_TEMP ? why : ans)) == NULL)
+			return -1;
+	}
+	return (dp->why = strdup(f->why)) == NULL ? -1 : 0;
+}
+
+static void pol_wake(void *arg)
+{
+	(void)arg;
+}
+
+/* Evaluate every domain with MX hosts, `conc` jobs at a time. */
+static int pol_run_all(cli *c, pol_run *pr, const probe *p, int conc, volatile int *stop)
+{
+	size_t n = probe_n_domains(p), next = 0, nact = 0;
+	sts_job **job;
+	size_t *jdom;
+	struct pollfd *pf;
+	int r = 0;
+
+	pr->n = n;
+	if (conc < 1)
+		conc = 1;
+	pr->dp = calloc(n ? n : 1, sizeof(*pr->dp));
+	job = calloc((size_t)conc, sizeof(*job));
+	jdom = calloc((size_t)conc, sizeof(*jdom));
+	pf = calloc((size_t)conc + 1, sizeof(*pf));
+	if (pr->dp == NULL || job == NULL || jdom == NULL || pf == NULL) {
+		r = cli_fail(c, EX_OSERR, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		int64_t now = dns_now_ms(), wake;
+		int ms = 1000, np = 1;
+		while (nact < (size_t)conc && next < n) {
+			const probe_domain *d = probe_domain_at(p, next);
+			if (d->done && d->status == PROBE_D_MX) {
+				if (sts_job_new(&job[nact], &pr->ec, d->name, STS_JOB_LOOKUP, pol_wake, NULL) != 0) {
+					r = cli_fail(c, EX_OSERR, "out of memory");
+					goto out;
+				}
+				jdom[nact++] = next;
+			}
+			next++;
+		}
+		for (size_t i = 0; i < nact;) {
+			if (sts_job_step(job[i], dns_now_ms())) {
+				if (pol_collect(&pr->dp[jdom[i]], job[i], p, probe_domain_at(p, jdom[i]), pr->ec.strict_testing) != 0) {
+					r = cli_fail(c, EX_OSERR, "out of memory");
+					goto out;
+				}
+				sts_job_free(job[i]);
+				job[i] = job[nact - 1];
+				jdom[i] = jdom[nact - 1];
+				job[--nact] = NULL;
+			} else {
+				i++;
+			}
+		}
+		if (nact == 0 && next >= n)
+			break;
+		if (nact == 0)
+			continue;
+		if (stop && *stop)
+			break;
+		pf[0].fd = dns_fd(pr->ec.dns);
+		pf[0].events = POLLIN;
+		now = dns_now_ms();
+		wake = dns_expire(pr->ec.dns, now);
+		if (wake >= 0 && wake - now < ms)
+			ms = (int)(wake - now);
+		for (size_t i = 0; i < nact; i++) {
+			int64_t dl;
+			pf[np].fd = sts_job_fd(job[i], &pf[np].events, &dl);
+			if (pf[np].fd < 0)
+				continue;
+			if (dl >= 0 && dl - now < ms)
+				ms = (int)(dl - now);
+			np++;
+		}
+		if (ms < 0)
+			ms = 0;
+		if (poll(pf, (nfds_t)np, ms) > 0 && (pf[0].revents & POLLIN))
+			dns_process(pr->ec.dns);
+	}
+out:
+	/* a job still running (interrupted): its DNS context closed first */
+	if (nact > 0) {
+		dns_close(pr->ec.dns);
+		pr->ec.dns = NULL;
+		for (size_t i = 0; i < nact; i++)
+			sts_job_free(job[i]);
+	}
+	free(job);
+	free(jdom);
+	free(pf);
+	return r;
+}
+
+/* DANE: the TLSA records of the MX hosts of the domains that have DANE
+ * (of every host with `all`), and each certificate checked against them. */
+typedef struct tlsa_q {
+	probe *p;
+	size_t host;
+} tlsa_q;
+
+static void on_tlsa(void *arg, const dns_result *r)
+{
+	tlsa_q *q = arg;
+	probe_dane_check(q->p, q->host, r);
+}
+
+static int pol_dane(cli *c, pol_run *pr, probe *p, int all)
+{
+	size_t nh = probe_n_hosts(p), nq = 0;
+	tlsa_q *q;
+	unsigned char *want;
+
+	if (pr->ec.dns == NULL)
+		return 0;
+	q = calloc(nh ? nh : 1, sizeof(*q));
+	want = calloc(nh ? nh : 1, 1);
+	if (q == NULL || want == NULL) {
+		free(q);
+		free(want);
+		return cli_fail(c, EX_OSERR, "out of memory");
+	}
+	for (size_t i = 0; i < pr->n; i++) {
+		const probe_domain *d = probe_domain_at(p, i);
+		if (!pr->dp[i].done || !(pr->dp[i].dane || all))
+			continue;
+		for (size_t k = 0; k < d->n_mx; k++)
+			want[d->mx[k]] = 1;
+	}
+	for (size_t h = 0; h < nh; h++) {
+		char name[DNS_NAME_MAX + 16];
+		if (!want[h])
+			continue;
+		q[nq].p = p;
+		q[nq].host = h;
+		probe_fmt(name, sizeof(name), "_25._tcp.%s", probe_host_at(p, h)->name);
+		if (dns_resolve(pr->ec.dns, name, DNS_RR_TLSA, dns_now_ms() + pr->ec.timeout_ms, on_tlsa, &q[nq]) == 0)
+			nq++;
+	}
+	if (nq)
+		dns_wait(pr->ec.dns);
+	free(q);
+	free(want);
+	return 0;
+}
+
+/* The verdict of each setting for domain i, under its requirement. */
+static void verdicts(probe_verdict v[PROBE_SET_COUNT], const probe *p, size_t i, const pol_run *pr)
+{
+	const dom_pol *dp = pr && pr->dp && i < pr->n && pr->dp[i].done ? &pr->dp[i] : NULL;
+	static probe_req req;
+
+	for (int s = 0; s < PROBE_SET_COUNT; s++) {
+		if (dp)
+			(void)probe_req_set(&req, dp->kind[s], dp->kind[s] == STS_EVAL_OK ? dp->answer[s] : NULL, dp->src[s],
+			                    dp->answer[s]);
+		probe_verdict_of(&v[s], p, probe_domain_at(p, i), (probe_setting)s, dp ? &req : NULL);
+	}
+}
+
+static const char *sts_status(const dom_pol *dp)
+{
+	if (dp == NULL || !dp->done)
+		return "not evaluated";
+	if (dp->temp)
+		return "cannot be confirmed";
+	if (!dp->have_policy)
+		return "none";
+	return sts_mode_name(dp->mode);
 }
 
 /* A domain as typed: lower case, no final dot, LDH labels (A-labels for
@@ -116,7 +405,35 @@ static int domain_norm(char out[DNS_NAME_MAX + 1], const char *in, const char **
 /* ---------------------------------------------------------------- */
 /* tls check */
 
-static json_t *host_json(const probe_host *h, int pref)
+/* The MTA-STS policy's mx patterns, from the cache entry the evaluation
+ * left (as `tls policy` shows them): the pattern a host matches, or NULL. */
+typedef struct patterns {
+	int have;
+	sts_policy pol;
+} patterns;
+
+static void patterns_load(patterns *pt, cli *c, const char *domain, const dom_pol *dp)
+{
+	acct_sts_entry *e = NULL;
+	const char *perr;
+
+	memset(pt, 0, sizeof(*pt));
+	if (dp == NULL || !dp->have_policy || acct_sts_get(&e, c->db, domain) != ACCT_OK)
+		return;
+	pt->have = e->kind == ACCT_STS_POLICY && e->policy &&
+	           sts_policy_parse(&pt->pol, e->policy, e->policy_len, &perr) == 0;
+	acct_sts_entry_free(e);
+}
+
+static const char *pattern_of(const patterns *pt, const char *host)
+{
+	for (size_t i = 0; pt->have && i < pt->pol.n_mx; i++)
+		if (sts_mx_match(pt->pol.mx[i], host))
+			return pt->pol.mx[i];
+	return NULL;
+}
+
+static json_t *host_json(const probe_host *h, int pref, const dom_pol *dp, int matched, const char *pattern)
 {
 	json_t *o = json_object(), *names = json_array();
 	char buf[PROBE_NAMES_MAX];
@@ -141,6 +458,11 @@ static json_t *host_json(const probe_host *h, int pref)
 	}
 	json_object_set_new(o, "category", json_string(probe_cat_key(h->cat)));
 	json_object_set_new(o, "error", h->error[0] ? json_string(h->error) : json_null());
+	/* the MTA-STS policy: the mx pattern this host matches (null: none, or no policy) */
+	json_object_set_new(o, "matches",
+	                    dp && dp->have_policy && matched ? json_string(pattern ? pattern : "?") : json_null());
+	json_object_set_new(o, "tlsa", json_pack("{s:s, s:s}", "status", probe_tlsa_key((probe_tlsa)h->tlsa), "detail",
+	                                         h->tlsa_text[0] ? h->tlsa_text : "not looked up"));
 	json_object_set_new(o, "ms", json_integer(h->ms));
 	return o;
 }
@@ -162,7 +484,7 @@ static const char *dstatus_key(probe_dstatus s)
 	return "pending";
 }
 
-static void print_host(cli *c, const probe_host *h, int pref)
+static void print_host(cli *c, const probe_host *h, int pref, const dom_pol *dp, int matched, const char *pattern)
 {
 	const char *b = c->color ? "\033[1m" : "", *e = c->color ? "\033[0m" : "";
 
@@ -176,6 +498,14 @@ static void print_host(cli *c, const probe_host *h, int pref)
 		printf("    certificate: %s, %s; names: %s\n", h->verified ? "chain verified" : "chain not verified",
 		       h->name_ok ? "name matches" : "name does not match", h->names[0] ? h->names : "none");
 	}
+	if (dp && dp->have_policy) {
+		if (matched)
+			printf("    MTA-STS:     matches %s\n", pattern ? pattern : "the policy");
+		else
+			printf("    MTA-STS:     matches no mx pattern of the policy%s\n",
+			       dp->mode == STS_MODE_ENFORCE ? ": not used (enforce)" : "");
+	}
+	printf("    TLSA:        %s\n", h->tlsa_text[0] ? h->tlsa_text : "not looked up");
 	printf("    verdict:     %s%s%s\n", probe_cat_name(h->cat), h->error[0] ? ": " : "", h->error);
 }
 
@@ -183,57 +513,62 @@ static int cmd_tls_check(cli *c, int argc, char **argv)
 {
 	const char *pos[1], *why;
 	net_opts no = {0};
-	const cli_opt opts[] = {{"--port", 1, &no.port, NULL},       {"--dns", 1, &no.dns, NULL},
-	                        {"--trust-anchor", 1, &no.ta, NULL}, {"--ca-file", 1, &no.ca, NULL},
-	                        {"--timeout", 1, &no.timeout, NULL}, {"--helo", 1, &no.helo, NULL},
-	                        {"--json", 0, NULL, &no.json},       {NULL, 0, NULL, NULL}};
+	const cli_opt opts[] = {{"--port", 1, &no.port, NULL},         {"--dns", 1, &no.dns, NULL},
+	                        {"--trust-anchor", 1, &no.ta, NULL},   {"--ca-file", 1, &no.ca, NULL},
+	                        {"--timeout", 1, &no.timeout, NULL},   {"--helo", 1, &no.helo, NULL},
+	                        {"--hookd-config", 1, &no.hookd, NULL}, {"--no-policy", 0, NULL, &no.no_policy},
+	                        {"--json", 0, NULL, &no.json},         {NULL, 0, NULL, NULL}};
 	char domain[DNS_NAME_MAX + 1], err[512];
+	static hookd_conf hc;
 	probe_conf pc;
 	probe *p;
 	const probe_domain *d;
 	probe_verdict v[PROBE_SET_COUNT];
-	sts_eval_result sr;
-	int r, have_sts = 0;
+	pol_run pr;
+	const dom_pol *dp = NULL;
+	static patterns pt;
+	int r;
 
+	memset(&pr, 0, sizeof(pr));
 	if ((r = cli_parse(c, argc, argv, opts, pos, 1, 1)) != 0)
 		return r;
 	if (no.json)
 		c->json = 1;
 	if (domain_norm(domain, pos[0], &why) != 0)
 		return cli_fail(c, EX_USAGE, "'%.80s' is not a domain name: %s", pos[0], why);
-	if ((r = net_conf(c, &no, &pc, 10)) != 0)
+	if (no.no_policy && no.hookd)
+		return cli_fail(c, EX_USAGE, "--no-policy and --hookd-config: choose one");
+	if (no.no_policy)
+		conf_defaults(&hc);
+	else if ((r = cli_hookd_conf(c, &hc, no.hookd)) != 0)
+		return r;
+	if ((r = net_conf(c, &no, &hc, &pc, 10)) != 0)
 		return r;
 	pc.concurrency = 16;
-	if ((p = probe_new(&pc, err, sizeof(err))) == NULL)
+	/* the database first: the policy cache (a clear error, not a verdict without MTA-STS) */
+	if (!no.no_policy && (r = pol_open(c, &pr, &hc, &pc)) != 0)
+		return r;
+	if ((p = probe_new(&pc, err, sizeof(err))) == NULL) {
+		pol_free(&pr);
 		return cli_fail(c, EX_UNAVAILABLE, "%s", err);
+	}
 	if (probe_add(p, domain) < 0 || probe_run(p, err, sizeof(err)) != 0) {
 		probe_free(p);
+		pol_free(&pr);
 		return cli_fail(c, EX_UNAVAILABLE, "%s", err[0] ? err : "out of memory");
 	}
 	d = probe_domain_at(p, 0);
-	for (int s = 0; s < PROBE_SET_COUNT; s++)
-		probe_verdict_of(&v[s], p, d, (probe_setting)s);
-
 	/* MTA-STS and DANE, as the policy service evaluates them (its cache included) */
-	memset(&sr, 0, sizeof(sr));
-	if (d->status == PROBE_D_MX && cli_db(c) == 0) {
-		dns_conf dc = {pc.dns_forward, pc.trust_anchor_file, NULL};
-		sts_eval_conf ec = {0};
-		static const sts_account_req plain = {STS_REQ_NONE, 0};
-		char e2[256];
-		ec.https_port = 443;
-		ec.timeout_ms = pc.timeout_ms;
-		ec.nopolicy_ttl = 3600;
-		ec.db = c->db;
-		if (dns_open(&ec.dns, &dc, e2, sizeof(e2)) == 0 && (ec.tls = sts_fetch_ssl_ctx(NULL, e2, sizeof(e2))) != NULL) {
-			sts_eval(&sr, &ec, domain, &plain);
-			have_sts = 1;
-		} else {
-			probe_fmt(sr.why, sizeof(sr.why), "not evaluated: %s", e2);
+	if (!no.no_policy) {
+		if ((r = pol_run_all(c, &pr, p, 1, NULL)) != 0 || (r = pol_dane(c, &pr, p, 1)) != 0) {
+			probe_free(p);
+			pol_free(&pr);
+			return r;
 		}
-		SSL_CTX_free(ec.tls);
-		dns_close(ec.dns);
+		dp = pr.dp[0].done ? &pr.dp[0] : NULL;
 	}
+	patterns_load(&pt, c, domain, dp);
+	verdicts(v, p, 0, no.no_policy ? NULL : &pr);
 
 	if (c->json) {
 		json_t *doc = json_object(), *hosts = json_array(), *set = json_object(), *sts;
@@ -241,21 +576,32 @@ static int cmd_tls_check(cli *c, int argc, char **argv)
 		json_object_set_new(doc, "status", json_string(dstatus_key(d->status)));
 		json_object_set_new(doc, "implicit_mx", json_boolean(d->implicit));
 		json_object_set_new(doc, "error", d->error[0] ? json_string(d->error) : json_null());
-		for (size_t i = 0; i < d->n_mx; i++)
-			json_array_append_new(hosts, host_json(probe_host_at(p, d->mx[i]), d->pref[i]));
+		for (size_t i = 0; i < d->n_mx; i++) {
+			const probe_host *h = probe_host_at(p, d->mx[i]);
+			json_array_append_new(hosts, host_json(h, d->pref[i], dp, dp && (dp->match & (1u << i)),
+			                                       pattern_of(&pt, h->name)));
+		}
 		json_object_set_new(doc, "hosts", hosts);
-		if (have_sts) {
-			sts = json_pack("{s:b, s:s, s:s, s:b, s:s, s:s}", "policy", sr.have_policy, "mode",
-			                sr.have_policy ? sts_mode_name(sr.mode) : "none", "id", sr.have_policy ? sr.id : "",
-			                "dane", sr.dane, "answer", sr.kind == STS_EVAL_OK ? sr.answer : "", "why", sr.why);
+		if (dp) {
+			sts = json_pack("{s:b, s:s, s:s, s:b, s:b, s:b, s:s, s:s}", "policy", dp->have_policy, "mode",
+			                sts_status(dp), "id", dp->have_policy ? dp->id : "", "enforced",
+			                dp->have_policy && dp->mode != STS_MODE_NONE && !dp->testing_unenforced, "dane", dp->dane,
+			                "temp", dp->temp, "answer", dp->kind[0] == STS_EVAL_OK ? dp->answer[0] : "", "why",
+			                dp->why);
 		} else {
 			sts = json_null();
 		}
 		json_object_set_new(doc, "mta_sts", sts);
-		for (int s = 0; s < PROBE_SET_COUNT; s++)
-			json_object_set_new(set, probe_setting_key((probe_setting)s),
-			                    json_pack("{s:s, s:s, s:o}", "outcome", probe_outcome_name(v[s].out), "reason",
-			                              v[s].why, "host", v[s].via ? json_string(v[s].via->name) : json_null()));
+		for (int s = 0; s < PROBE_SET_COUNT; s++) {
+			json_t *o = json_pack("{s:s, s:s, s:o}", "outcome", probe_outcome_name(v[s].out), "reason", v[s].why,
+			                      "host", v[s].via ? json_string(v[s].via->name) : json_null());
+			json_object_set_new(o, "policy", dp ? json_pack("{s:s, s:s}", "result",
+			                                               dp->kind[s] == STS_EVAL_OK ? "OK"
+			                                               : dp->kind[s] == STS_EVAL_NOTFOUND ? "NOTFOUND" : "TEMP",
+			                                               "answer", dp->answer[s])
+			                                    : json_null());
+			json_object_set_new(set, probe_setting_key((probe_setting)s), o);
+		}
 		json_object_set_new(doc, "settings", set);
 		cli_json(c, doc);
 	} else {
@@ -264,26 +610,36 @@ static int cmd_tls_check(cli *c, int argc, char **argv)
 			       d->implicit ? " (no MX record: the domain itself, RFC 5321 section 5.1)" : "");
 		else
 			printf("%s: %s\n", domain, d->error);
-		for (size_t i = 0; i < d->n_mx; i++)
-			print_host(c, probe_host_at(p, d->mx[i]), d->pref[i]);
-		if (have_sts) {
-			if (sr.have_policy)
-				printf("MTA-STS:   %s (id %s)\n", sts_mode_name(sr.mode), sr.id);
+		for (size_t i = 0; i < d->n_mx; i++) {
+			const probe_host *h = probe_host_at(p, d->mx[i]);
+			print_host(c, h, d->pref[i], dp, dp && (dp->match & (1u << i)), pattern_of(&pt, h->name));
+		}
+		if (dp) {
+			if (dp->temp)
+				printf("MTA-STS:   a policy exists and cannot be confirmed now (the policy service answers TEMP)\n");
+			else if (dp->have_policy)
+				printf("MTA-STS:   %s (id %s)%s\n", sts_mode_name(dp->mode), dp->id,
+				       dp->testing_unenforced ? ": reported, not enforced" : "");
 			else
 				printf("MTA-STS:   no policy\n");
-			printf("DANE:      %s\n", sr.dane ? "DNSSEC-validated TLSA records" : "no (no DNSSEC-validated TLSA records)");
-			if (sr.kind == STS_EVAL_OK)
-				printf("policy:    %s\n", sr.answer);
-			printf("           (%s)\n", sr.why);
+			printf("DANE:      %s\n", dp->dane ? "yes: DNSSEC-validated TLSA records (dane-only when TLS is enforced)"
+			                                   : "no (no DNSSEC-validated TLSA records)");
+			printf("           (%s)\n", dp->why);
+		} else if (no.no_policy) {
+			printf("MTA-STS:   not evaluated (--no-policy)\n");
 		}
 		printf("settings:\n");
-		for (int s = 0; s < PROBE_SET_COUNT; s++)
+		for (int s = 0; s < PROBE_SET_COUNT; s++) {
 			printf("  %-30s %-11s %s\n", probe_setting_name((probe_setting)s), probe_outcome_name(v[s].out), v[s].why);
+			if (dp && dp->kind[s] != STS_EVAL_NOTFOUND)
+				printf("  %-30s policy: %s %s\n", "", dp->kind[s] == STS_EVAL_OK ? "OK" : "TEMP", dp->answer[s]);
+		}
 	}
 	r = d->status == PROBE_D_DNSFAIL ? EX_UNAVAILABLE : v[PROBE_SET_VERIFY].out == PROBE_OUT_DELIVERED ? 0 : CLI_NO;
 	if (r == EX_UNAVAILABLE && !c->json)
 		fprintf(stderr, "error: %s\n", d->error);
 	probe_free(p);
+	pol_free(&pr);
 	return r;
 }
 
@@ -391,9 +747,11 @@ typedef struct summary {
 	size_t cat[PROBE_CAT_COUNT];
 	size_t v13, v12, vold;
 	size_t out[PROBE_SET_COUNT][PROBE_OUT_UNREACHABLE + 1];
+	int policy;                                /* the MTA-STS/DANE evaluation ran */
+	size_t sts_enforce, sts_testing, sts_none, sts_nopolicy, sts_temp, dane, tlsa_match, tlsa_nomatch;
 } summary;
 
-static void summarize(summary *sm, const probe *p)
+static void summarize(summary *sm, const probe *p, const pol_run *pr)
 {
 	memset(sm, 0, sizeof(*sm));
 	sm->total = probe_n_domains(p);
@@ -407,12 +765,28 @@ static void summarize(summary *sm, const probe *p)
 		sm->nullmx += d->status == PROBE_D_NULLMX;
 		sm->nxdomain += d->status == PROBE_D_NXDOMAIN;
 		sm->dnsfail += d->status == PROBE_D_DNSFAIL;
-		for (int s = 0; s < PROBE_SET_COUNT; s++) {
-			probe_verdict v;
-			probe_verdict_of(&v, p, d, (probe_setting)s);
-			sm->out[s][v.out]++;
+		{
+			probe_verdict v[PROBE_SET_COUNT];
+			verdicts(v, p, i, pr);
+			for (int s = 0; s < PROBE_SET_COUNT; s++)
+				sm->out[s][v[s].out]++;
+		}
+		if (pr && pr->dp && pr->dp[i].done) {
+			const dom_pol *dp = &pr->dp[i];
+			if (dp->temp)
+				sm->sts_temp++;
+			else if (!dp->have_policy)
+				sm->sts_nopolicy++;
+			else if (dp->mode == STS_MODE_ENFORCE)
+				sm->sts_enforce++;
+			else if (dp->mode == STS_MODE_TESTING)
+				sm->sts_testing++;
+			else
+				sm->sts_none++;
+			sm->dane += dp->dane != 0;
 		}
 	}
+	sm->policy = pr && pr->dp;
 	for (size_t i = 0; i < probe_n_hosts(p); i++) {
 		const probe_host *h = probe_host_at(p, i);
 		if (!h->done)
@@ -431,6 +805,8 @@ static void summarize(summary *sm, const probe *p)
 		} else {
 			sm->unreachable++;
 		}
+		sm->tlsa_match += h->tlsa == PROBE_TLSA_MATCH;
+		sm->tlsa_nomatch += h->tlsa == PROBE_TLSA_NOMATCH;
 		if (h->tls) {
 			if (h->tls_version >= TLS1_3_VERSION)
 				sm->v13++;
@@ -488,6 +864,18 @@ static void print_summary(cli *c, const summary *sm, int interrupted)
 			json_object_set_new(set, probe_setting_key((probe_setting)s), o);
 		}
 		json_object_set_new(doc, "settings", set);
+		if (sm->policy)
+			json_object_set_new(doc, "mta_sts",
+			                    json_pack("{s:I, s:I, s:I, s:I, s:I}", "enforce", (json_int_t)sm->sts_enforce, "testing",
+			                              (json_int_t)sm->sts_testing, "none", (json_int_t)sm->sts_none, "no_policy",
+			                              (json_int_t)sm->sts_nopolicy, "cannot_confirm", (json_int_t)sm->sts_temp));
+		else
+			json_object_set_new(doc, "mta_sts", json_null());
+		json_object_set_new(doc, "dane",
+		                    sm->policy ? json_pack("{s:I, s:I, s:I}", "domains", (json_int_t)sm->dane, "hosts_tlsa_match",
+		                                           (json_int_t)sm->tlsa_match, "hosts_tlsa_nomatch",
+		                                           (json_int_t)sm->tlsa_nomatch)
+		                               : json_null());
 		cli_json(c, doc);
 		return;
 	}
@@ -516,9 +904,27 @@ static void print_summary(cli *c, const summary *sm, int interrupted)
 		row("TLSv1.2", sm->v12, sm->v13 + sm->v12 + sm->vold, "TLS hosts");
 		row("older", sm->vold, sm->v13 + sm->v12 + sm->vold, "TLS hosts");
 	}
+	if (sm->policy) {
+		printf("MTA-STS and DANE (postern-hookd's TLS policy)\n");
+		row("MTA-STS enforce", sm->sts_enforce, sm->mx, "domains with MX");
+		row("MTA-STS testing", sm->sts_testing, sm->mx, "domains with MX");
+		row("MTA-STS none", sm->sts_none, sm->mx, "domains with MX");
+		row("no MTA-STS policy", sm->sts_nopolicy, sm->mx, "domains with MX");
+		if (sm->sts_temp)
+			row("MTA-STS cannot be confirmed (deferred)", sm->sts_temp, sm->mx, "domains with MX");
+		row("DANE (DNSSEC-validated TLSA)", sm->dane, sm->mx, "domains with MX");
+		if (sm->tlsa_match + sm->tlsa_nomatch) {
+			row("  hosts matching their TLSA records", sm->tlsa_match, sm->tlsa_match + sm->tlsa_nomatch, "DANE hosts");
+			row("  hosts not matching them", sm->tlsa_nomatch, sm->tlsa_match + sm->tlsa_nomatch, "DANE hosts");
+		}
+	} else {
+		printf("MTA-STS and DANE: not evaluated (--no-policy)\n");
+	}
 	printf("domains with mail, by setting\n");
 	row("opportunistic: encrypted", sm->out[0][PROBE_OUT_ENCRYPTED], sm->mx, "domains with MX");
 	row("opportunistic: clear", sm->out[0][PROBE_OUT_CLEAR], sm->mx, "domains with MX");
+	if (sm->out[0][PROBE_OUT_BLOCKED])
+		row("opportunistic: blocked (MTA-STS/DANE)", sm->out[0][PROBE_OUT_BLOCKED], sm->mx, "domains with MX");
 	for (int s = 1; s < PROBE_SET_COUNT; s++) {
 		char l[64];
 		probe_fmt(l, sizeof(l), "%s: blocked", probe_setting_name((probe_setting)s));
@@ -545,7 +951,7 @@ static void csv(FILE *f, const char *s, int last)
 	fputc(last ? '\n' : ',', f);
 }
 
-static int write_csv(cli *c, const probe *p, const char *path)
+static int write_csv(cli *c, const probe *p, const pol_run *pr, const char *path)
 {
 	FILE *f;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -556,15 +962,15 @@ static int write_csv(cli *c, const probe *p, const char *path)
 		return cli_fail(c, EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
 	}
 	fputs("domain,status,host,preference,address,starttls,tls_version,cipher,category,error,names,"
-	      "opportunistic,enforced,enforced_valid_cert,min_tls13\n",
+	      "mta_sts,policy_match,dane,tlsa,opportunistic,enforced,enforced_valid_cert,min_tls13\n",
 	      f);
 	for (size_t i = 0; i < probe_n_domains(p); i++) {
 		const probe_domain *d = probe_domain_at(p, i);
 		probe_verdict v[PROBE_SET_COUNT];
+		const dom_pol *dp = pr && pr->dp && pr->dp[i].done ? &pr->dp[i] : NULL;
 		if (!d->done)
 			continue;
-		for (int s = 0; s < PROBE_SET_COUNT; s++)
-			probe_verdict_of(&v[s], p, d, (probe_setting)s);
+		verdicts(v, p, i, pr);
 		for (size_t k = 0; k < (d->n_mx ? d->n_mx : 1); k++) {
 			const probe_host *h = d->n_mx ? probe_host_at(p, d->mx[k]) : NULL;
 			char pref[16];
@@ -580,6 +986,10 @@ static int write_csv(cli *c, const probe *p, const char *path)
 			csv(f, h ? probe_cat_key(h->cat) : "", 0);
 			csv(f, h ? h->error : d->error, 0);
 			csv(f, h ? h->names : "", 0);
+			csv(f, dp ? sts_status(dp) : "", 0);
+			csv(f, dp && dp->have_policy && h ? (dp->match & (1u << k) ? "yes" : "no") : "", 0);
+			csv(f, dp ? (dp->dane ? "yes" : "no") : "", 0);
+			csv(f, h && dp ? probe_tlsa_key((probe_tlsa)h->tlsa) : "", 0);
 			for (int s = 0; s < PROBE_SET_COUNT; s++)
 				csv(f, probe_outcome_name(v[s].out), s == PROBE_SET_COUNT - 1);
 		}
@@ -598,7 +1008,10 @@ static int cmd_tls_survey(cli *c, int argc, char **argv)
 	                        {"--dns", 1, &no.dns, NULL},         {"--trust-anchor", 1, &no.ta, NULL},
 	                        {"--ca-file", 1, &no.ca, NULL},      {"--timeout", 1, &no.timeout, NULL},
 	                        {"--helo", 1, &no.helo, NULL},       {"--json", 0, NULL, &no.json},
+	                        {"--hookd-config", 1, &no.hookd, NULL}, {"--no-policy", 0, NULL, &no.no_policy},
 	                        {NULL, 0, NULL, NULL}};
+	static hookd_conf hc;
+	pol_run pr;
 	char err[512];
 	probe_conf pc;
 	probe *p;
@@ -616,8 +1029,16 @@ static int cmd_tls_survey(cli *c, int argc, char **argv)
 		return cli_fail(c, EX_USAGE, "give a FILE of domains (one a line, - for standard input) or --account ACCOUNT");
 	if (csvout && c->json)
 		return cli_fail(c, EX_USAGE, "--csv and --json: choose one");
-	if ((r = net_conf(c, &no, &pc, 10)) != 0)
+	if (no.no_policy && no.hookd)
+		return cli_fail(c, EX_USAGE, "--no-policy and --hookd-config: choose one");
+	memset(&pr, 0, sizeof(pr));
+	if (no.no_policy)
+		conf_defaults(&hc);
+	else if ((r = cli_hookd_conf(c, &hc, no.hookd)) != 0)
 		return r;
+	if ((r = net_conf(c, &no, &hc, &pc, 10)) != 0)
+		return r;
+
 	if (no.concurrency == NULL)
 		pc.concurrency = 100;
 	pc.progress = on_progress;
@@ -651,6 +1072,11 @@ static int cmd_tls_survey(cli *c, int argc, char **argv)
 			return cli_fail(c, EX_DATAERR, "account '%s' has no delivery events: no domains to survey", account);
 		return cli_fail(c, EX_DATAERR, "%s holds no domain%s", pos[0], nbad ? " (only bad lines)" : "");
 	}
+	/* the policy cache: a clear error, not a survey without MTA-STS */
+	if (!no.no_policy && (r = cli_db(c)) != 0) {
+		probe_free(p);
+		return r;
+	}
 	/* Ctrl-C: stop and print what is known */
 	survey_stop = 0;
 	memset(&sa, 0, sizeof(sa));
@@ -665,10 +1091,23 @@ static int cmd_tls_survey(cli *c, int argc, char **argv)
 		probe_free(p);
 		return cli_fail(c, EX_UNAVAILABLE, "%s", err);
 	}
-	summarize(&sm, p);
-	r = csvout ? write_csv(c, p, csvout) : 0;
+	/* each domain's MTA-STS/DANE requirement, then the DANE hosts' TLSA */
+	if (!no.no_policy) {
+		sigaction(SIGINT, &sa, &prev);
+		if ((r = pol_open(c, &pr, &hc, &pc)) == 0 && (r = pol_run_all(c, &pr, p, pc.concurrency, &survey_stop)) == 0)
+			r = pol_dane(c, &pr, p, 0);
+		sigaction(SIGINT, &prev, NULL);
+		if (r != 0) {
+			probe_free(p);
+			pol_free(&pr);
+			return r;
+		}
+	}
+	summarize(&sm, p, no.no_policy ? NULL : &pr);
+	r = csvout ? write_csv(c, p, no.no_policy ? NULL : &pr, csvout) : 0;
 	print_summary(c, &sm, survey_stop);
 	probe_free(p);
+	pol_free(&pr);
 	if (r != 0)
 		return r;
 	return survey_stop ? 130 : 0;

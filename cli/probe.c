@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -168,6 +169,7 @@ struct probe {
 	int n_conns, active;
 	qarg *qargs;
 	int conn_ex; /* SSL ex_data index of the conn */
+	SSL_CTX *dane_ssl; /* probe_dane_check's, made when first needed */
 };
 
 static int push(idxvec *v, size_t x)
@@ -323,6 +325,9 @@ void probe_free(probe *p)
 		free(q);
 	}
 	SSL_CTX_free(p->ssl);
+	SSL_CTX_free(p->dane_ssl);
+	for (size_t i = 0; i < p->n_host; i++)
+		free(p->host[i].chain);
 	for (size_t i = 0; i < p->n_host; i++)
 		free(p->host_waiters[i].v);
 	free(p->host_waiters);
@@ -787,6 +792,25 @@ static void judge_tls(probe *p, conn *c)
 			for (size_t k = 0; cn[k] && o + 1 < sizeof(ho->names); k++)
 				ho->names[o++] = ((unsigned char)cn[k] >= 0x20 && (unsigned char)cn[k] < 0x7f) ? cn[k] : '?';
 		ho->names[o] = '\0';
+	}
+	/* the chain as sent, for the DANE check afterwards (probe_dane_check) */
+	{
+		STACK_OF(X509) *sk = SSL_get_peer_cert_chain(c->ssl);
+		size_t total = 0;
+		for (int i = 0; sk && i < sk_X509_num(sk); i++) {
+			int n = i2d_X509(sk_X509_value(sk, i), NULL);
+			total += n > 0 ? (size_t)n : 0;
+		}
+		free(ho->chain);
+		ho->chain_len = 0;
+		if (total > 0 && (ho->chain = malloc(total)) != NULL) {
+			for (int i = 0; i < sk_X509_num(sk); i++) {
+				unsigned char *w = ho->chain + ho->chain_len;
+				int n = i2d_X509(sk_X509_value(sk, i), &w);
+				if (n > 0 && ho->chain_len + (size_t)n <= total)
+					ho->chain_len += (size_t)n;
+			}
+		}
 	}
 	/* RFC 6125 as OpenSSL applies it: a wildcard stands for one whole label */
 	ho->name_ok = X509_check_host(cert, ho->name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
@@ -1287,40 +1311,276 @@ int probe_run(probe *p, char *err, size_t errlen)
 /* ---------------------------------------------------------------- */
 /* Verdicts */
 
-static int passes(const probe_host *h, probe_setting s)
+const char *probe_tlsa_key(probe_tlsa t)
 {
-	switch (s) {
-	case PROBE_SET_OPPORTUNISTIC:
-	case PROBE_SET_ENFORCED:
-		return h->tls && h->tls_version >= TLS1_2_VERSION;
-	case PROBE_SET_VERIFY:
-		return h->tls && h->cat == PROBE_TRUSTED;
-	case PROBE_SET_TLS13:
-		return h->tls && h->tls_version >= TLS1_3_VERSION;
-	case PROBE_SET_COUNT:
+	switch (t) {
+	case PROBE_TLSA_NONE:
+		return "none";
+	case PROBE_TLSA_UNUSABLE:
+		return "unusable";
+	case PROBE_TLSA_MATCH:
+		return "match";
+	case PROBE_TLSA_NOMATCH:
+		return "nomatch";
+	case PROBE_TLSA_FAIL:
+		return "dns_failure";
+	case PROBE_TLSA_UNKNOWN:
 		break;
+	}
+	return "not_looked_up";
+}
+
+/* The policy service's answer, a Postfix TLS policy ("secure
+ * match=a:b servername=hostname protocols=>=TLSv1.3"): the level
+ * first, then name=value attributes. */
+int probe_req_set(probe_req *out, int kind, const char *answer, const char *source, const char *why)
+{
+	char buf[PROBE_MATCH_MAX + 200], *save = NULL, *t;
+	int first = 1;
+
+	memset(out, 0, sizeof(*out));
+	probe_fmt(out->source, sizeof(out->source), "%s", source ? source : "");
+	if (kind == 1)
+		return 0;
+	if (kind != 0) {
+		out->level = PROBE_LV_DEFER;
+		probe_fmt(out->why, sizeof(out->why), "%s", why && why[0] ? why : "the TLS policy service answers TEMP");
+		return 0;
+	}
+	if (probe_fmt(buf, sizeof(buf), "%s", answer ? answer : "") >= (int)sizeof(buf))
+		goto bad;
+	for (t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save), first = 0) {
+		if (first) {
+			if (strcmp(t, "encrypt") == 0)
+				out->level = PROBE_LV_ENCRYPT;
+			else if (strcmp(t, "verify") == 0)
+				out->level = PROBE_LV_VERIFY;
+			else if (strcmp(t, "secure") == 0)
+				out->level = PROBE_LV_SECURE;
+			else if (strcmp(t, "dane") == 0)
+				out->level = PROBE_LV_DANE;
+			else if (strcmp(t, "dane-only") == 0)
+				out->level = PROBE_LV_DANE_ONLY;
+			else
+				goto bad;
+		} else if (strncmp(t, "match=", 6) == 0) {
+			if (probe_fmt(out->match, sizeof(out->match), "%s", t + 6) >= (int)sizeof(out->match))
+				goto bad;
+		} else if (strcmp(t, "protocols=>=TLSv1.3") == 0) {
+			out->min_version = TLS1_3_VERSION;
+		} else if (strcmp(t, "protocols=>=TLSv1.2") != 0 && strcmp(t, "servername=hostname") != 0) {
+			goto bad;
+		}
+	}
+	if (first || (out->level == PROBE_LV_SECURE && out->match[0] == '\0'))
+		goto bad;
+	return 0;
+bad:
+	memset(out, 0, sizeof(*out));
+	out->level = PROBE_LV_DEFER;
+	probe_fmt(out->why, sizeof(out->why), "unexpected policy answer '%.100s'", answer ? answer : "");
+	return -1;
+}
+
+int probe_req_lists(const probe_req *r, const char *host)
+{
+	size_t hl = strlen(host);
+	const char *s = r->match;
+
+	if (hl > 0 && host[hl - 1] == '.')
+		hl--;
+	while (*s) {
+		const char *e = strchr(s, ':');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n == hl && strncasecmp(s, host, n) == 0)
+			return 1;
+		if (e == NULL)
+			break;
+		s = e + 1;
 	}
 	return 0;
 }
 
-static void why_not(char *out, size_t len, const probe_host *h, probe_setting s)
+void probe_dane_check(probe *p, size_t i, const dns_result *r)
 {
-	if (!h->starttls)
+	probe_host *h = &p->host[i];
+	SSL *ssl = NULL;
+	X509_STORE_CTX *xs = NULL;
+	STACK_OF(X509) *chain = NULL;
+	X509 *leaf = NULL;
+	const unsigned char *der;
+	int usable = 0, total = 0;
+
+	h->tlsa = PROBE_TLSA_NONE;
+	if (r->status == DNS_TEMPFAIL || r->status == DNS_BOGUS) {
+		h->tlsa = PROBE_TLSA_FAIL;
+		probe_fmt(h->tlsa_text, sizeof(h->tlsa_text), "TLSA lookup failed: %s", r->why ? r->why : "?");
+		return;
+	}
+	if (r->status != DNS_OK || r->n == 0) {
+		probe_fmt(h->tlsa_text, sizeof(h->tlsa_text), "no TLSA records%s", r->secure ? "" : " (not DNSSEC-validated)");
+		return;
+	}
+	if (!r->secure) {
+		probe_fmt(h->tlsa_text, sizeof(h->tlsa_text), "%zu TLSA record%s, not DNSSEC-validated: not used", r->n,
+		          r->n == 1 ? "" : "s");
+		return;
+	}
+	if (p->dane_ssl == NULL) {
+		if ((p->dane_ssl = SSL_CTX_new(TLS_client_method())) == NULL || SSL_CTX_dane_enable(p->dane_ssl) <= 0) {
+			SSL_CTX_free(p->dane_ssl);
+			p->dane_ssl = NULL;
+			goto fail;
+		}
+	}
+	if ((ssl = SSL_new(p->dane_ssl)) == NULL || SSL_dane_enable(ssl, h->name) <= 0)
+		goto fail;
+	/* as Postfix: the names of a DANE-EE certificate are not checked */
+	SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	for (size_t k = 0; k < r->n; k++) {
+		const unsigned char *d = r->data[k];
+		total++;
+		if (r->len[k] < 4 || d[0] < 2) /* PKIX-TA(0), PKIX-EE(1): unusable for SMTP */
+			continue;
+		if (SSL_dane_tlsa_add(ssl, d[0], d[1], d[2], d + 3, (size_t)r->len[k] - 3) > 0)
+			usable++;
+	}
+	ERR_clear_error();
+	if (usable == 0) {
+		h->tlsa = PROBE_TLSA_UNUSABLE;
+		probe_fmt(h->tlsa_text, sizeof(h->tlsa_text), "%d TLSA record%s, none usable (as if none)", total,
+		          total == 1 ? "" : "s");
+		goto out;
+	}
+	h->tlsa = PROBE_TLSA_NOMATCH;
+	if (!h->tls || h->chain_len == 0) {
+		probe_fmt(h->tlsa_text, sizeof(h->tlsa_text), "%d usable TLSA record%s, no certificate to match (%s)", usable,
+		          usable == 1 ? "" : "s", h->tls ? "none sent" : "no TLS");
+		goto out;
+	}
+	if ((chain = sk_X509_new_null()) == NULL)
+		goto fail;
+	der = h->chain;
+	while (der < h->chain + h->chain_len) {
+		X509 *x = d2i_X509(NULL, &der, (long)(h->chain + h->chain_len - der));
+		if (x == NULL || !sk_X509_push(chain, x)) {
+			X509_free(x);
+			goto fail;
+		}
+	}
+	leaf = sk_X509_value(chain, 0);
+	if ((xs = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(p->dane_ssl), leaf, chain) != 1)
+		goto fail;
+	X509_STORE_CTX_set_default(xs, "ssl_server");
+	X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs), SSL_get0_param(ssl));
+	X509_STORE_CTX_set0_dane(xs, SSL_get0_dane(ssl));
+	if (X509_verify_cert(xs) == 1) {
+		h->tlsa = PROBE_TLSA_MATCH;
+		probe_fmt(h->tlsa_text, sizeof(h->tlsa_text), "%d usable TLSA record%s, the certificate matches", usable,
+		          usable == 1 ? "" : "s");
+	} else {
+		probe_fmt(h->tlsa_text, sizeof(h->tlsa_text), "%d usable TLSA record%s, the certificate matches none (%s)",
+		          usable, usable == 1 ? "" : "s", X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
+	}
+	goto out;
+fail:
+	h->tlsa = PROBE_TLSA_FAIL;
+	probe_fmt(h->tlsa_text, sizeof(h->tlsa_text), "the DANE check could not be made (out of memory or a bad chain)");
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(xs);
+	sk_X509_pop_free(chain, X509_free);
+	SSL_free(ssl);
+}
+
+/* What one host must give for a setting under a domain requirement:
+ * 0 = nothing (opportunistic: it takes the mail, over TLS if it can),
+ * 1 = mandatory TLS, 2 = also a trusted certificate for its name,
+ * 3 = also a TLSA match, 4 = not usable at all (SECURE: not listed). */
+enum { NEED_MAY = 0, NEED_TLS, NEED_TRUSTED, NEED_TLSA, NEED_UNLISTED };
+
+static int need_of(const probe_host *h, probe_setting s, const probe_req *r, int *minv)
+{
+	int need = s == PROBE_SET_OPPORTUNISTIC ? NEED_MAY : s == PROBE_SET_VERIFY ? NEED_TRUSTED : NEED_TLS;
+	int dane = h->tlsa == PROBE_TLSA_MATCH || h->tlsa == PROBE_TLSA_NOMATCH || h->tlsa == PROBE_TLSA_FAIL;
+
+	*minv = s == PROBE_SET_TLS13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+	if (r == NULL)
+		return need;
+	if (r->min_version > *minv)
+		*minv = r->min_version;
+	switch (r->level) {
+	case PROBE_LV_SETTING:
+	case PROBE_LV_DEFER:
+		break;
+	case PROBE_LV_ENCRYPT:
+		need = need > NEED_TLS ? need : NEED_TLS;
+		break;
+	case PROBE_LV_VERIFY:
+		need = NEED_TRUSTED;
+		break;
+	case PROBE_LV_SECURE:
+		need = probe_req_lists(r, h->name) ? NEED_TRUSTED : NEED_UNLISTED;
+		break;
+	case PROBE_LV_DANE:
+		/* usable TLSA: authenticated by them; only unusable ones: encrypt
+		 * (as Postfix); none: the setting's own level */
+		if (dane)
+			need = NEED_TLSA;
+		else if (h->tlsa == PROBE_TLSA_UNUSABLE && need < NEED_TLS)
+			need = NEED_TLS;
+		break;
+	case PROBE_LV_DANE_ONLY:
+		need = NEED_TLSA;
+		break;
+	}
+	return need;
+}
+
+static int gives(const probe_host *h, int need, int minv)
+{
+	switch (need) {
+	case NEED_MAY:
+		return h->tls && h->tls_version >= TLS1_2_VERSION;
+	case NEED_TLS:
+		return h->tls && h->tls_version >= minv;
+	case NEED_TRUSTED:
+		return h->tls && h->tls_version >= minv && h->cat == PROBE_TRUSTED;
+	case NEED_TLSA:
+		return h->tls && h->tls_version >= minv && h->tlsa == PROBE_TLSA_MATCH;
+	}
+	return 0;
+}
+
+static void why_not(char *out, size_t len, const probe_host *h, int need, int minv)
+{
+	if (need == NEED_UNLISTED)
+		probe_fmt(out, len, "%s matches no mx pattern of the MTA-STS policy: not used", h->name);
+	else if (!h->starttls)
 		probe_fmt(out, len, "TLS required but not supported: %s %s", h->name,
 		         h->error[0] ? h->error : "does not offer STARTTLS");
 	else if (!h->tls)
 		probe_fmt(out, len, "%s: %s", h->name, h->error);
 	else if (h->tls_version < TLS1_2_VERSION)
 		probe_fmt(out, len, "%s offers only %s, below the minimum TLSv1.2", h->name, h->version);
-	else if (s == PROBE_SET_TLS13)
+	else if (h->tls_version < minv)
 		probe_fmt(out, len, "%s offers %s, below the minimum TLSv1.3", h->name, h->version);
+	else if (need == NEED_TLSA)
+		probe_fmt(out, len, "%s: DANE: %s", h->name,
+		          h->tlsa == PROBE_TLSA_NONE || h->tlsa == PROBE_TLSA_UNUSABLE || h->tlsa == PROBE_TLSA_UNKNOWN
+		              ? "no usable TLSA records (dane-only)"
+		              : h->tlsa_text);
 	else
 		probe_fmt(out, len, "%s: %s: %s", h->name, probe_cat_name(h->cat), h->error);
 }
 
-void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, probe_setting s)
+void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, probe_setting s, const probe_req *req)
 {
 	const probe_host *first = NULL, *deciding = NULL;
+	int dneed = 0, dminv = 0;
+	const char *src = req && req->level != PROBE_LV_SETTING && req->source[0] ? req->source : NULL;
+	char why[sizeof(v->why)];
 
 	memset(v, 0, sizeof(*v));
 	if (d->status == PROBE_D_NULLMX || d->status == PROBE_D_NXDOMAIN) {
@@ -1333,19 +1593,27 @@ void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, p
 		probe_fmt(v->why, sizeof(v->why), "%s", d->error[0] ? d->error : "not probed");
 		return;
 	}
+	if (req && req->level == PROBE_LV_DEFER) {
+		v->out = PROBE_OUT_BLOCKED;
+		probe_fmt(v->why, sizeof(v->why), "deferred by the TLS policy: %s", req->why);
+		return;
+	}
 	/* Postfix tries the hosts in preference order; one that does not
-	 * answer (or, when TLS is enforced, does not give what is required)
-	 * passes the mail on to the next. */
+	 * answer (or, when TLS is required of it, does not give what is
+	 * required) passes the mail on to the next.  One of which nothing
+	 * is required takes the mail: over TLS if it can, else in the clear. */
 	for (size_t i = 0; i < d->n_mx; i++) {
 		const probe_host *h = &p->host[d->mx[i]];
+		int minv, need;
 		if (!h->done || !h->reached) {
 			if (first == NULL)
 				first = h;
 			continue;
 		}
-		if (s == PROBE_SET_OPPORTUNISTIC) {
+		need = need_of(h, s, req, &minv);
+		if (need == NEED_MAY) {
 			v->via = h;
-			if (passes(h, s)) {
+			if (gives(h, need, minv)) {
 				v->out = PROBE_OUT_ENCRYPTED;
 				probe_fmt(v->why, sizeof(v->why), "%s, %s %s", h->name, h->version, h->cipher);
 			} else {
@@ -1360,20 +1628,28 @@ void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, p
 			}
 			return;
 		}
-		if (passes(h, s)) {
-			v->out = PROBE_OUT_DELIVERED;
+		if (need != NEED_UNLISTED && gives(h, need, minv)) {
+			v->out = s == PROBE_SET_OPPORTUNISTIC ? PROBE_OUT_ENCRYPTED : PROBE_OUT_DELIVERED;
 			v->via = h;
-			probe_fmt(v->why, sizeof(v->why), "%s, %s %s%s", h->name, h->version, h->cipher,
-			         s == PROBE_SET_VERIFY ? ", certificate verified" : "");
+			probe_fmt(v->why, sizeof(v->why), "%s, %s %s%s%s%s", h->name, h->version, h->cipher,
+			         need == NEED_TLSA ? ", DANE TLSA matched" : need == NEED_TRUSTED ? ", certificate verified" : "",
+			         src ? " (" : "", src ? src : "");
+			if (src)
+				probe_fmt(v->why + strlen(v->why), sizeof(v->why) - strlen(v->why), ")");
 			return;
 		}
-		if (deciding == NULL)
+		/* the first host that could have taken the mail decides the reason */
+		if (deciding == NULL || (dneed == NEED_UNLISTED && need != NEED_UNLISTED)) {
 			deciding = h;
+			dneed = need;
+			dminv = minv;
+		}
 	}
 	if (deciding) {
 		v->out = PROBE_OUT_BLOCKED;
 		v->via = deciding;
-		why_not(v->why, sizeof(v->why), deciding, s);
+		why_not(why, sizeof(why), deciding, dneed, dminv);
+		probe_fmt(v->why, sizeof(v->why), "%s%s%s", src ? src : "", src ? ": " : "", why);
 		return;
 	}
 	v->out = PROBE_OUT_UNREACHABLE;

@@ -48,6 +48,18 @@ const char *probe_cat_key(probe_cat c);   /* "name_mismatch", for JSON and CSV *
 #define PROBE_NAMES_MAX 512
 #define PROBE_ERR_MAX 256
 
+/* A host's DANE TLSA status (probe_dane_check). */
+typedef enum probe_tlsa {
+	PROBE_TLSA_UNKNOWN = 0, /* not looked up (the domain's MX records are not DNSSEC-validated) */
+	PROBE_TLSA_NONE,        /* no DNSSEC-validated TLSA records */
+	PROBE_TLSA_UNUSABLE,    /* records, none usable (PKIX-TA/PKIX-EE, unknown parameters): as if none */
+	PROBE_TLSA_MATCH,       /* usable records, and the certificate chain matches one */
+	PROBE_TLSA_NOMATCH,     /* usable records, and nothing matches (or no TLS to check) */
+	PROBE_TLSA_FAIL         /* the lookup failed (SERVFAIL, bogus): DANE cannot be confirmed */
+} probe_tlsa;
+
+const char *probe_tlsa_key(probe_tlsa t); /* "match", "nomatch", "none", ... for JSON and CSV */
+
 typedef struct probe_host {
 	char name[DNS_NAME_MAX + 1];
 	char addr[48];            /* the address probed last, "" if none */
@@ -65,7 +77,13 @@ typedef struct probe_host {
 	char error[PROBE_ERR_MAX];   /* what went wrong, for the category; "" when trusted */
 	char banner[96];
 	int64_t ms;               /* time from the first connect to the result */
+	/* DANE (RFC 7672): the certificate against the host's TLSA records,
+	 * set by probe_dane_check() after the run */
+	int tlsa;                 /* probe_tlsa */
+	char tlsa_text[PROBE_ERR_MAX]; /* what was found, for the report */
 	/* engine state */
+	unsigned char *chain;     /* the peer's chain as it was sent, DER certificates one after another */
+	size_t chain_len;
 	int dns_left;
 	size_t n_addr, next_addr;
 	unsigned char addrs[8][17]; /* family byte (4 or 6) and address */
@@ -151,9 +169,52 @@ typedef struct probe_verdict {
 	char why[PROBE_ERR_MAX + 64];
 } probe_verdict;
 
+/* A domain's own requirement for one setting: what postern-hookd's TLS
+ * policy service answers Postfix for it (sts_state_answer), read back
+ * by probe_req_set.  The effective requirement is the stronger of the
+ * setting and this; all zero (PROBE_LV_SETTING) = the setting alone. */
+typedef enum probe_level {
+	PROBE_LV_SETTING = 0, /* NOTFOUND: the setting's own level */
+	PROBE_LV_ENCRYPT,     /* encrypt */
+	PROBE_LV_VERIFY,      /* verify: a trusted chain for the host's name */
+	PROBE_LV_SECURE,      /* secure match=H1:H2 (MTA-STS): only the listed hosts, trusted, for their name */
+	PROBE_LV_DANE,        /* dane: a host with usable TLSA must match them; one without is opportunistic */
+	PROBE_LV_DANE_ONLY,   /* dane-only: every host must match its TLSA records */
+	PROBE_LV_DEFER        /* TEMP: Postfix defers the mail whatever the hosts do */
+} probe_level;
+
+#define PROBE_MATCH_MAX 1200
+
+typedef struct probe_req {
+	probe_level level;
+	int min_version;               /* protocols=>=TLSv1.3: TLS1_3_VERSION; 0 = TLSv1.2 */
+	char match[PROBE_MATCH_MAX];   /* SECURE: the host names, colon-separated */
+	char source[64];               /* where it comes from: "MTA-STS enforced", "DANE" */
+	char why[PROBE_ERR_MAX];       /* DEFER: the reason */
+} probe_req;
+
+/* From the policy service's answer: kind 0 (OK, answer is the Postfix
+ * policy), 1 (NOTFOUND) or 2 (TEMP: why is the reason); source is the
+ * service's phrase for the answer ("MTA-STS enforced", "DANE").  0, or
+ * -1 for an answer it does not know (then DEFER, as Postfix would fail). */
+int probe_req_set(probe_req *out, int kind, const char *answer, const char *source, const char *why);
+
+/* Is host (a name, any case, a final dot allowed) in a SECURE match list? */
+int probe_req_lists(const probe_req *r, const char *host);
+
+/* Check host i's certificate chain against its TLSA records: the rdata
+ * of a DNS answer (secure: DNSSEC-validated; status a dns_status) as
+ * OpenSSL's DANE verifier does it for Postfix (SSL_dane_enable,
+ * SSL_dane_tlsa_add; DANE-TA(2) and DANE-EE(3) usable, PKIX-TA(0) and
+ * PKIX-EE(1) not, RFC 7672 section 3.1.3; no name check for DANE-EE).
+ * Sets the host's tlsa and tlsa_text. */
+void probe_dane_check(probe *p, size_t i, const dns_result *tlsa);
+
 const char *probe_setting_name(probe_setting s); /* "opportunistic" */
 const char *probe_setting_key(probe_setting s);  /* "opportunistic", "enforced", "enforced_valid_cert", "min_tls13" */
 const char *probe_outcome_name(probe_outcome o); /* "encrypted", "blocked" */
-void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, probe_setting s);
+/* req: the domain's requirement for the setting (probe_req_set), or
+ * NULL for none. */
+void probe_verdict_of(probe_verdict *v, const probe *p, const probe_domain *d, probe_setting s, const probe_req *req);
 
 #endif
