@@ -631,7 +631,7 @@ static int cmd_tls_check(cli *c, int argc, char **argv)
 		printf("settings:\n");
 		for (int s = 0; s < PROBE_SET_COUNT; s++) {
 			printf("  %-30s %-11s %s\n", probe_setting_name((probe_setting)s), probe_outcome_name(v[s].out), v[s].why);
-			if (dp && dp->kind[s] != STS_EVAL_NOTFOUND)
+			if (dp && dp->kind[s] != STS_EVAL_NOTFOUND && (dp->src[s] || dp->kind[s] == STS_EVAL_TEMP))
 				printf("  %-30s policy: %s %s\n", "", dp->kind[s] == STS_EVAL_OK ? "OK" : "TEMP", dp->answer[s]);
 		}
 	}

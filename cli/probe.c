@@ -1567,7 +1567,7 @@ static void why_not(char *out, size_t len, const probe_host *h, int need, int mi
 	else if (h->tls_version < minv)
 		probe_fmt(out, len, "%s offers %s, below the minimum TLSv1.3", h->name, h->version);
 	else if (need == NEED_TLSA)
-		probe_fmt(out, len, "%s: DANE: %s", h->name,
+		probe_fmt(out, len, "%s: %s", h->name,
 		          h->tlsa == PROBE_TLSA_NONE || h->tlsa == PROBE_TLSA_UNUSABLE || h->tlsa == PROBE_TLSA_UNKNOWN
 		              ? "no usable TLSA records (dane-only)"
 		              : h->tlsa_text);

@@ -17,6 +17,8 @@
 #   sts.example.        signed (ECDSA P-256, one key); tampered.sts.example's TXT
 #                    is changed after signing, so validation of it fails
 #   plain.example.      unsigned (insecure: no trust anchor covers it)
+# STS_DNS_EXTRA (optional): a file of records appended to sts.example's
+# zone before it is signed (tests/tlscheck/sts-world.sh).
 # Any other name: nsd refuses, the resolver reports SERVFAIL.
 set -eu
 command -v nsd >/dev/null && command -v ldns-signzone >/dev/null || {
@@ -72,6 +74,7 @@ danenp4 MX 10 mx.danenp3.sts.example.
 mx.danenp3 A 127.0.7.4
 _25._tcp.mx.danenp3 TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 ZONE
+if [ -n "${STS_DNS_EXTRA:-}" ]; then cat "$STS_DNS_EXTRA" >>"$dir/sts.example.zone"; fi
 cat >"$dir/plain.example.zone" <<ZONE
 \$ORIGIN plain.example.
 \$TTL 300

@@ -5,7 +5,9 @@
 # Environment for COMMAND: STS_HTTPS_ADDR (127.0.7.2), STS_HTTPS_PORT,
 # STS_HTTPS_CA (the test CA's certificate).  The certificate covers
 # mta-sts.{good,charset,nolength,truncated,redirect,html,notype,big,notfound,badage,slow}.example,
-# not mta-sts.other.example (the wrong-name case).
+# not mta-sts.other.example (the wrong-name case).  Optional:
+# STS_HTTPS_NAMES, more names for the certificate (space-separated);
+# STS_HTTPS_POLICY_DIR, the server's POLICY_DIR (https-server.py).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib/servers.sh
@@ -23,6 +25,9 @@ san="$san,DNS:mta-sts.enforce.sts.example,DNS:mta-sts.dane.sts.example"
 for d in testing none rot gone flaky redir html big badage slow; do
 	san="$san,DNS:mta-sts.$d.plain.example"
 done
+for n in ${STS_HTTPS_NAMES:-}; do
+	san="$san,DNS:$n"
+done
 (
 	cd "$dir"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern MTA-STS test CA" \
@@ -34,7 +39,8 @@ done
 	openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out srv.crt \
 		2>/dev/null
 )
-/usr/bin/python3 "$here/https-server.py" "$addr" "$port" "$dir/srv.crt" "$dir/srv.key" 2>"$dir/server.log" &
+/usr/bin/python3 "$here/https-server.py" "$addr" "$port" "$dir/srv.crt" "$dir/srv.key" ${STS_HTTPS_POLICY_DIR:+"$STS_HTTPS_POLICY_DIR"} \
+	2>"$dir/server.log" &
 pid=$!
 srv_track $pid
 srv_wait "the server" "$dir/server.log" "srv_tcp_listening $addr $port" $pid

@@ -1,0 +1,139 @@
+#!/bin/sh
+# The MTA-STS/DANE world of `tls check` (issue 8 with issue 7's policy
+# service): SMTP servers on 127.0.8.21-.26 (tests/tlscheck/smtp-servers.py)
+# with certificates from a test CA, their domains added to the signed
+# zone sts.example. of tests/sts/dns-zones.sh (STS_DNS_EXTRA: MX, the
+# _mta-sts TXT records, TLSA records computed from the certificates
+# here), their policies served by tests/sts/https-server.sh
+# (STS_HTTPS_POLICY_DIR, STS_HTTPS_NAMES).  Then a command, then
+# everything is stopped.
+#   sts-world.sh COMMAND ARGS...
+# Environment for COMMAND: what dns-zones.sh and https-server.sh give,
+# and TLSCHECK_PORT (the SMTP port), TLSCHECK_CA (the SMTP test CA),
+# TLSCHECK_DIR.
+# Domains (all under sts.example, DNSSEC-signed):
+#   tc-good     enforce, mx *.tc-good; mx.tc-good .21 valid certificate
+#   tc-wrong    enforce, mx mx.tc-wrong; .22 a certificate for other.example
+#   tc-nomatch  enforce, mx *.tc-nomatch; 10 mx.tc-nomatch (.22, wrong
+#               name), 20 a.b.tc-nomatch (.23, valid, but two labels
+#               under the wildcard: not in the policy)
+#   tc-testing  testing, mx mx.tc-testing; .22 (wrong name)
+#   tc-nomx     enforce, mx mx.elsewhere.example; .21: no MX matches
+#   tc-plain    no policy, no TLSA; .22 (wrong name)
+#   tc-dane     TLSA 3 1 1 of the key of .24's self-signed certificate
+#   tc-danebad  TLSA 3 1 1 of another key; .25 a valid certificate
+#   tc-daneta   TLSA 2 0 1 of the test CA; .26 valid, sends the CA too
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+sts=$(cd "$here/../sts" && pwd)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/tlscheck-sts.XXXXXX")
+chmod 755 "$dir"
+smtp_pid=""
+cleanup() {
+	rc=$?
+	if [ -n "$smtp_pid" ]; then
+		kill "$smtp_pid" 2>/dev/null || true
+		wait "$smtp_pid" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+smtp_port=$((11000 + $$ % 9000))
+while ss -Haltn "( sport = :$smtp_port )" 2>/dev/null | grep -q .; do smtp_port=$((smtp_port + 1)); done
+z=sts.example
+
+# ---- certificates ----
+(
+	cd "$dir"
+	q() { "$@" >/dev/null 2>&1; }
+	q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern STS check test CA" \
+		-keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign,cRLSign
+	leaf() { # name SANs
+		q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=${2%%,*}" -keyout "$1.key" -out "$1.csr"
+		printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$2" >"$1.ext"
+		q openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile "$1.ext" -out "$1.pem"
+	}
+	leaf good "mx.tc-good.$z"
+	leaf other "other.example"
+	leaf deep "a.b.tc-nomatch.$z"
+	leaf danebad "mx.tc-danebad.$z"
+	leaf daneta "mx.tc-daneta.$z"
+	cat ca.pem >>daneta.pem # the chain, with the trust anchor of the TLSA record
+	q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=mx.tc-dane.$z" \
+		-addext "subjectAltName=DNS:mx.tc-dane.$z" -keyout dane.key -out dane.pem
+	for f in good other deep danebad daneta dane; do [ -s "$f.pem" ] || { echo "sts-world: no $f.pem" >&2; exit 1; }; done
+	chmod 644 ./*.pem ./*.key
+)
+# TLSA 3 1 1: SHA-256 of the public key; 2 0 1: SHA-256 of the CA certificate
+spki() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
+cert() { openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
+dane_hash=$(spki "$dir/dane.pem")
+other_hash=$(spki "$dir/good.pem")
+ca_hash=$(cert "$dir/ca.pem")
+
+# ---- the zone records and the policies ----
+mkdir "$dir/policies"
+pol() { # domain mode mx...
+	d=$1 m=$2
+	shift 2
+	{
+		printf 'version: STSv1\nmode: %s\n' "$m"
+		for x in "$@"; do printf 'mx: %s\n' "$x"; done
+		printf 'max_age: 86400\n'
+	} >"$dir/policies/$d.$z"
+	names="${names:-} mta-sts.$d.$z"
+	printf '_mta-sts.%s TXT "v=STSv1; id=%s1"\nmta-sts.%s A 127.0.7.2\n' "$d" "$(printf %s "$d" | tr -d -)" "$d" \
+		>>"$dir/extra.zone"
+}
+: >"$dir/extra.zone"
+pol tc-good enforce "*.tc-good.$z"
+pol tc-wrong enforce "mx.tc-wrong.$z"
+pol tc-nomatch enforce "*.tc-nomatch.$z"
+pol tc-testing testing "mx.tc-testing.$z"
+pol tc-nomx enforce "mx.elsewhere.example"
+cat >>"$dir/extra.zone" <<ZONE
+tc-good MX 10 mx.tc-good.$z.
+mx.tc-good A 127.0.8.21
+tc-wrong MX 10 mx.tc-wrong.$z.
+mx.tc-wrong A 127.0.8.22
+tc-nomatch MX 10 mx.tc-nomatch.$z.
+tc-nomatch MX 20 a.b.tc-nomatch.$z.
+mx.tc-nomatch A 127.0.8.22
+a.b.tc-nomatch A 127.0.8.23
+tc-testing MX 10 mx.tc-testing.$z.
+mx.tc-testing A 127.0.8.22
+tc-nomx MX 10 mx.tc-nomx.$z.
+mx.tc-nomx A 127.0.8.21
+tc-plain MX 10 mx.tc-plain.$z.
+mx.tc-plain A 127.0.8.22
+tc-dane MX 10 mx.tc-dane.$z.
+mx.tc-dane A 127.0.8.24
+_25._tcp.mx.tc-dane TLSA 3 1 1 $dane_hash
+tc-danebad MX 10 mx.tc-danebad.$z.
+mx.tc-danebad A 127.0.8.25
+_25._tcp.mx.tc-danebad TLSA 3 1 1 $other_hash
+tc-daneta MX 10 mx.tc-daneta.$z.
+mx.tc-daneta A 127.0.8.26
+_25._tcp.mx.tc-daneta TLSA 2 0 1 $ca_hash
+ZONE
+
+/usr/bin/python3 "$here/smtp-servers.py" "$smtp_port" "$dir" 127.0.8.21=tls:good 127.0.8.22=tls:other \
+	127.0.8.23=tls:deep 127.0.8.24=tls:dane 127.0.8.25=tls:danebad 127.0.8.26=tls:daneta \
+	>"$dir/smtp.out" 2>"$dir/smtp.log" &
+smtp_pid=$!
+i=0
+until grep -q ready "$dir/smtp.out"; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$smtp_pid" 2>/dev/null; then
+		echo "sts-world: the SMTP servers did not start:" >&2
+		cat "$dir/smtp.log" >&2 2>/dev/null || true
+		exit 1
+	fi
+	sleep 0.1
+done
+STS_DNS_EXTRA="$dir/extra.zone" STS_HTTPS_NAMES="$names" STS_HTTPS_POLICY_DIR="$dir/policies" \
+	TLSCHECK_PORT=$smtp_port TLSCHECK_CA="$dir/ca.pem" TLSCHECK_DIR="$dir" \
+	"$sts/dns-zones.sh" "$sts/https-server.sh" "$@"
