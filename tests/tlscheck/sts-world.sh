@@ -26,23 +26,12 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 sts=$(cd "$here/../sts" && pwd)
-dir=$(mktemp -d "${TMPDIR:-/tmp}/tlscheck-sts.XXXXXX")
+# shellcheck source=tests/lib/servers.sh
+. "$here/../lib/servers.sh"
+srv_begin sts-world.sh tlscheck-sts
+dir=$srv_dir
 chmod 755 "$dir"
-smtp_pid=""
-cleanup() {
-	rc=$?
-	if [ -n "$smtp_pid" ]; then
-		kill "$smtp_pid" 2>/dev/null || true
-		wait "$smtp_pid" 2>/dev/null || true
-	fi
-	rm -rf "$dir"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-smtp_port=$((11000 + $$ % 9000))
-while ss -Haltn "( sport = :$smtp_port )" 2>/dev/null | grep -q .; do smtp_port=$((smtp_port + 1)); done
+smtp_port=$(free_port 11000 9000)
 z=sts.example
 
 # ---- certificates ----
@@ -124,16 +113,8 @@ ZONE
 	127.0.8.23=tls:deep 127.0.8.24=tls:dane 127.0.8.25=tls:danebad 127.0.8.26=tls:daneta \
 	>"$dir/smtp.out" 2>"$dir/smtp.log" &
 smtp_pid=$!
-i=0
-until grep -q ready "$dir/smtp.out"; do
-	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 "$smtp_pid" 2>/dev/null; then
-		echo "sts-world: the SMTP servers did not start:" >&2
-		cat "$dir/smtp.log" >&2 2>/dev/null || true
-		exit 1
-	fi
-	sleep 0.1
-done
+srv_track $smtp_pid
+srv_wait "the SMTP servers" "$dir/smtp.log" "grep -q ready '$dir/smtp.out'" $smtp_pid
 STS_DNS_EXTRA="$dir/extra.zone" STS_HTTPS_NAMES="$names" STS_HTTPS_POLICY_DIR="$dir/policies" \
 	TLSCHECK_PORT=$smtp_port TLSCHECK_CA="$dir/ca.pem" TLSCHECK_DIR="$dir" \
 	"$sts/dns-zones.sh" "$sts/https-server.sh" "$@"
