@@ -148,6 +148,10 @@ static int pol_open(cli *c, pol_run *pr, const hookd_conf *hc, const probe_conf 
 	pr->ec.strict_testing = hc->mtasts_strict_testing != 0;
 	pr->ec.timeout_ms = (int)hc->mtasts_timeout;
 	pr->ec.nopolicy_ttl = (int64_t)hc->mtasts_nopolicy_ttl;
+	pr->ec.failure_ttl = (int64_t)hc->mtasts_failure_ttl;
+	/* postfix_dane stays off: TLSA always asked, so that the plain map
+	 * answers `dane` itself; with tlspolicy_postfix_dane the service
+	 * leaves that to Postfix's dane level, which does the same */
 	return 0;
 }
 
