@@ -22,85 +22,27 @@ usage: e2e.py BUILD_DIR SOURCE_DIR
 """
 import datetime
 import glob
-import gzip
 import json
 import os
 import re
-import shutil
-import signal
 import smtplib
-import socket
-import ssl
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 
-BUILD, SRC = sys.argv[1], sys.argv[2]
-E2E = os.path.join(SRC, "tests", "e2e")
-CLI = os.path.join(BUILD, "cli", "postern")
-HOOKD = os.path.join(BUILD, "smtp-hook", "postern-hookd")
+import e2elib
+from e2elib import (CLI, E2E, check, cli, hookd_cmd, listening, login, maillog, procs, run, session, sink_log,
+                    sink_messages, smtp_quit, submit, wait_for, with_subject)
+
 AUTH_PORT, POLICY_PORT = 10001, 10002
 SINKS = {"plain": "127.0.0.10", "tls": "127.0.0.11", "untrusted": "127.0.0.12", "sender": "127.0.0.13"}
 
-base = os.path.join(BUILD, "tests", "tmp")
-os.makedirs(base, exist_ok=True)
-W = tempfile.mkdtemp(prefix="e2e-", dir=base)
-DB = os.path.join(W, "db", "postern.db")
-# Postfix's own directories need world-enterable parents: /tmp, not the build tree.
-PF = tempfile.mkdtemp(prefix="postern-e2e-postfix-", dir="/tmp")
-os.chmod(PF, 0o755)
-CERTS = os.path.join(W, "certs")
-procs = []
-failures = []
+W, DB, PF, CERTS = e2elib.init("e2e")
 hookd = None
-
-
-def log(msg):
-    print("e2e: " + msg, flush=True)
-
-
-def check(cond, what):
-    if cond:
-        log("ok: " + what)
-    else:
-        log("FAIL: " + what)
-        failures.append(what)
-    return cond
-
-
-def wait_for(pred, what, timeout=30):
-    """Poll pred() until true (bounded); the result is asserted by the caller."""
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    log("gave up waiting for " + what)
-    return pred()
-
-
-def run(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
-
-
-def cli(*args, json_out=False):
-    a = [CLI, "--db", DB, "--key-file", os.path.join(W, "db", "master.key"), "--yes"]
-    if json_out:
-        a.append("--json")
-    out = run(*(a + list(args)))
-    return json.loads(out) if json_out else out
 
 
 def new_key(account, name, *extra):
     return cli("apikey", "create", account, name, *extra, json_out=True)
-
-
-def listening(port):
-    out = run("ss", "-ltnH")
-    return re.search(r"127\.0\.0\.1:%d\s" % port, out) is not None
 
 
 def audit():
@@ -111,102 +53,9 @@ def denies(action):
     return [(e["account"], e["target"], e["detail"], e["address"]) for e in audit() if e["action"] == action]
 
 
-def sink_log(name):
-    path = os.path.join(W, "sink-" + name, "log.jsonl")
-    out = []
-    if os.path.exists(path):
-        for line in open(path):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass  # a line being written
-    return out
-
-
-def sink_messages(name):
-    """[(record, text)] of what a sink received."""
-    out = []
-    for rec in sink_log(name):
-        with open(os.path.join(W, "sink-" + name, "%04d.eml" % rec["n"])) as f:
-            out.append((rec, f.read()))
-    return out
-
-
-def with_subject(name, subject):
-    return [(r, t) for r, t in sink_messages(name) if re.search(r"^Subject: %s$" % re.escape(subject), t, re.M)]
-
-
 def queue_empty():
     out = subprocess.run(["postqueue", "-c", os.path.join(PF, "etc"), "-p"], capture_output=True, text=True).stdout
     return "Mail queue is empty" in out
-
-
-def maillog():
-    """Postfix's whole log: the files "postfix logrotate" made (gzip'd), oldest first, then the current one."""
-    out = []
-    for path in sorted(glob.glob(os.path.join(PF, "log", "maillog.*"))) + [os.path.join(PF, "log", "maillog")]:
-        try:
-            if path.endswith(".gz"):
-                with gzip.open(path, "rt") as f:
-                    out.append(f.read())
-            else:
-                with open(path) as f:
-                    out.append(f.read())
-        except (OSError, EOFError):
-            pass  # being compressed just now
-    return "".join(out)
-
-
-def tls_context():
-    ctx = ssl.create_default_context(cafile=os.path.join(CERTS, "ca.pem"))
-    ctx.check_hostname = False  # we connect to 127.0.0.1; the CA is the test's own
-    return ctx
-
-
-def session(port=587):
-    if port == 465:
-        s = smtplib.SMTP_SSL("127.0.0.1", port, context=tls_context(), timeout=60)
-        s.ehlo("client.test")
-    else:
-        s = smtplib.SMTP("127.0.0.1", port, timeout=60)
-        s.ehlo("client.test")
-        s.starttls(context=tls_context())
-        s.ehlo("client.test")
-    return s
-
-
-def login(s, key, mech="PLAIN"):
-    """One AUTH with one mechanism (smtplib's login() would retry with the next)."""
-    s.user, s.password = "apikey", key
-    s.auth(mech, getattr(s, "auth_" + mech.lower()), initial_response_ok=(mech == "PLAIN"))
-
-
-def message(sender, rcpt, subject):
-    return ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%s@client.test>\r\n\r\n"
-            "Test message %s.\r\n" % (sender, rcpt, subject, subject.replace(" ", "."), subject))
-
-
-def submit(key, sender, rcpt, subject, port=587, mech="PLAIN"):
-    """Send one message; (code, text) of the first refusal, or (250, '') when accepted."""
-    s = session(port)
-    try:
-        try:
-            login(s, key, mech)
-        except smtplib.SMTPAuthenticationError as e:
-            return e.smtp_code, e.smtp_error.decode(errors="replace")
-        try:
-            s.sendmail(sender, [rcpt], message(sender, rcpt, subject))
-        except smtplib.SMTPRecipientsRefused as e:
-            code, text = list(e.recipients.values())[0]
-            return code, text.decode(errors="replace")
-        except smtplib.SMTPResponseException as e:
-            return e.smtp_code, e.smtp_error.decode(errors="replace")
-        return 250, ""
-    finally:
-        try:
-            s.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
 
 
 def auth_only(key, port=587, mech="PLAIN"):
@@ -217,10 +66,7 @@ def auth_only(key, port=587, mech="PLAIN"):
     except smtplib.SMTPAuthenticationError as e:
         return e.smtp_code, e.smtp_error.decode(errors="replace")
     finally:
-        try:
-            s.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
+        smtp_quit(s)
 
 
 def start_hookd():
@@ -231,14 +77,9 @@ def start_hookd():
                 "policy_listen = inet:127.0.0.1:%d\nuser = root\n" % (DB, W, AUTH_PORT, POLICY_PORT))
         # delivery events from Postfix's log, as they happen (issue 6)
         f.write("maillog_file = %s\nevent_retention = 0\n" % os.path.join(PF, "log", "maillog"))
-    cmd = [HOOKD, "-f", "-d", "-c", conf]
-    if os.environ.get("E2E_VALGRIND", "1") != "0" and shutil.which("valgrind"):
-        cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-               "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect",
-               "--log-file=" + os.path.join(W, "valgrind.log")] + cmd
-        log("postern-hookd runs under valgrind")
-    hookd = subprocess.Popen(cmd, stderr=open(os.path.join(W, "hookd.log"), "w"))
-    if not wait_for(lambda: listening(AUTH_PORT) and listening(POLICY_PORT), "postern-hookd", 120):
+    hookd = subprocess.Popen(hookd_cmd(conf), stderr=open(os.path.join(W, "hookd.log"), "w"))
+    if not wait_for(lambda: listening("127.0.0.1", AUTH_PORT) and listening("127.0.0.1", POLICY_PORT),
+                    "postern-hookd", 120):
         raise SystemExit("postern-hookd did not start: " + open(os.path.join(W, "hookd.log")).read())
 
 
@@ -252,7 +93,7 @@ def start_sinks():
             cmd += ["--cert", os.path.join(CERTS, "selfsigned.pem"), "--key", os.path.join(CERTS, "selfsigned.key")]
         procs.append(subprocess.Popen(cmd))
     for addr in SINKS.values():
-        wait_for(lambda a=addr: re.search(r"%s:25\s" % re.escape(a), run("ss", "-ltnH")), "sink " + addr)
+        wait_for(lambda a=addr: listening(a, 25), "sink " + addr)
 
 
 def setup():
@@ -571,7 +412,7 @@ def main():
         run("postconf", "-c", etc, "-PX", t + "/unix/smtp_tls_policy_maps")
     run("sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "start")
     for port in (587, 465, 2525):
-        wait_for(lambda p=port: listening(p), "Postfix on %d" % port)
+        wait_for(lambda p=port: listening("127.0.0.1", p), "Postfix on %d" % port)
     scenarios(keys)
     scenario_i(keys)
     scenario_events(keys)
@@ -580,33 +421,7 @@ def main():
     # temporary 454 the client retries), which would disturb (i).
     scenario_h(keys)
     # postern-hookd stops cleanly (and, under valgrind, with no error or leak).
-    hookd.send_signal(signal.SIGTERM)
-    rc = hookd.wait(120)
-    vg = os.path.join(W, "valgrind.log")
-    check(rc == 0, "postern-hookd exited 0 on SIGTERM%s" % ((" (valgrind: %s)" % open(vg).read()[-2000:])
-                                                           if rc and os.path.exists(vg) else ""))
-    check("fatal" not in maillog() and "panic" not in maillog(), "no fatal or panic in Postfix's log")
+    e2elib.stop_hookd(hookd)
 
 
-try:
-    main()
-except Exception as e:  # a broken harness is a failure too, with its reason
-    import traceback
-    traceback.print_exc()
-    failures.append("harness: %s" % e)
-finally:
-    subprocess.run(["sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "stop"])
-    if hookd is not None and hookd.poll() is None:
-        hookd.kill()
-        hookd.wait()
-    for p in procs:
-        p.kill()
-        p.wait()
-    if failures:
-        log("%d failure(s); kept %s (hookd.log, sinks) and %s (Postfix, log/maillog)" % (len(failures), W, PF))
-        for f in failures:
-            log("  " + f)
-        sys.exit(1)
-    shutil.rmtree(W, ignore_errors=True)
-    shutil.rmtree(PF, ignore_errors=True)
-    log("all scenarios passed")
+e2elib.main(main, lambda: hookd, "hookd.log, sinks")

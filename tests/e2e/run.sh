@@ -18,4 +18,5 @@ if [ -z "${POSTERN_E2E_NS:-}" ]; then
 	POSTERN_E2E_NS=1 exec unshare --net --mount --propagation private "$0" "$@"
 fi
 ip link set lo up
+export PYTHONDONTWRITEBYTECODE=1 # e2elib.py: no __pycache__ in the source tree
 exec /usr/bin/python3 "$(dirname "$0")/${3:-e2e.py}" "$1" "$2"

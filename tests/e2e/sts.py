@@ -44,81 +44,20 @@ import json
 import os
 import re
 import shutil
-import signal
-import smtplib
 import socket
-import ssl
 import subprocess
-import sys
-import tempfile
-import time
 
-BUILD, SRC = sys.argv[1], sys.argv[2]
-E2E = os.path.join(SRC, "tests", "e2e")
-CLI = os.path.join(BUILD, "cli", "postern")
-HOOKD = os.path.join(BUILD, "smtp-hook", "postern-hookd")
+import e2elib
+from e2elib import (CLI, E2E, SRC, check, cli, hookd_cmd, listening, maillog, procs, run, sink_messages, start,
+                    submit, wait_for, with_subject)
+
 AUTH_PORT = 10001  # policy on +1, TLS policy on +2 (postfix-config --hookd)
 NSD, RESOLVER, HTTPS = "127.0.8.1", "127.0.0.53", "127.0.8.30"
 SINKS = {"good": "127.0.8.21", "wrong": "127.0.8.22", "plain": "127.0.8.23", "sender": "127.0.8.24"}
 
-base = os.path.join(BUILD, "tests", "tmp")
-os.makedirs(base, exist_ok=True)
-W = tempfile.mkdtemp(prefix="e2e-sts-", dir=base)
-DB = os.path.join(W, "db", "postern.db")
-PF = tempfile.mkdtemp(prefix="postern-e2e-sts-postfix-", dir="/tmp")
-os.chmod(PF, 0o755)
-CERTS = os.path.join(W, "certs")
+W, DB, PF, CERTS = e2elib.init("e2e-sts", poll=0.1)
 DNS = os.path.join(W, "dns")
-procs = []
-failures = []
 hookd = None
-
-
-def log(msg):
-    print("e2e-sts: " + msg, flush=True)
-
-
-def check(cond, what):
-    log(("ok: " if cond else "FAIL: ") + what)
-    if not cond:
-        failures.append(what)
-    return cond
-
-
-def wait_for(pred, what, timeout=30):
-    """Poll pred() until true (bounded); the result is asserted by the caller."""
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    log("gave up waiting for " + what)
-    return pred()
-
-
-def run(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
-
-
-def cli(*args, json_out=False):
-    a = [CLI, "--db", DB, "--key-file", os.path.join(W, "db", "master.key"), "--yes"]
-    if json_out:
-        a.append("--json")
-    out = run(*(a + list(args)))
-    return json.loads(out) if json_out else out
-
-
-def listening(addr, port, udp=False):
-    return re.search(r"%s:%d\s" % (re.escape(addr), port), run("ss", "-lnuH" if udp else "-ltnH")) is not None
-
-
-def start(cmd, what, ready, logname, timeout=30):
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(W, logname), "w"))
-    procs.append(p)
-    if not wait_for(lambda: ready() or p.poll() is not None, what, timeout) or p.poll() is not None:
-        raise SystemExit("%s did not start: %s" % (what, open(os.path.join(W, logname)).read()[-2000:]))
-    return p
 
 
 # ---------------------------------------------------------------- certificates
@@ -299,14 +238,8 @@ def hookd_conf():
 
 def start_hookd(conf):
     global hookd
-    cmd = [HOOKD, "-f", "-d", "-c", conf]
-    if os.environ.get("E2E_VALGRIND", "1") != "0" and shutil.which("valgrind"):
-        cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-               "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect",
-               "--log-file=" + os.path.join(W, "valgrind.log")] + cmd
-        log("postern-hookd runs under valgrind")
-    hookd = start(cmd, "postern-hookd", lambda: all(listening("127.0.0.1", AUTH_PORT + i) for i in range(3)),
-                  "hookd.log", 120)
+    hookd = start(hookd_cmd(conf), "postern-hookd",
+                  lambda: all(listening("127.0.0.1", AUTH_PORT + i) for i in range(3)), "hookd.log", 120)
     procs.remove(hookd)
 
 
@@ -325,32 +258,6 @@ def start_postfix():
 
 
 # ---------------------------------------------------------------- looking at the results
-
-def sink_messages(name):
-    """[(record, text)] of what a sink received."""
-    out = []
-    path = os.path.join(W, "sink-" + name, "log.jsonl")
-    if os.path.exists(path):
-        for line in open(path):
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a line being written
-            with open(os.path.join(W, "sink-" + name, "%04d.eml" % rec["n"])) as f:
-                out.append((rec, f.read()))
-    return out
-
-
-def with_subject(name, subject):
-    return [(r, t) for r, t in sink_messages(name) if re.search(r"^Subject: %s$" % re.escape(subject), t, re.M)]
-
-
-def maillog():
-    try:
-        return open(os.path.join(PF, "log", "maillog")).read()
-    except OSError:
-        return ""
-
 
 def log_for(rcpt, status):
     """Postfix's delivery lines for rcpt with this status."""
@@ -391,31 +298,6 @@ def answer(domain, mapname):
     check(shell == daemon or (a["result"] == "TEMP" and daemon.startswith("TEMP ")),
           "postern tls policy %s --map %s agrees with the daemon: %r / %r" % (domain, mapname, shell, daemon))
     return daemon
-
-
-def submit(key, sender, rcpt, subject):
-    """One message over 587 with STARTTLS and AUTH PLAIN as apikey; (code, text) of a refusal, or (250, '')."""
-    ctx = ssl.create_default_context(cafile=os.path.join(CERTS, "ca.pem"))
-    ctx.check_hostname = False  # 127.0.0.1; the CA is the test's own
-    s = smtplib.SMTP("127.0.0.1", 587, timeout=60)
-    try:
-        s.ehlo("client.example")
-        s.starttls(context=ctx)
-        s.ehlo("client.example")
-        s.login("apikey", key)
-        msg = ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%s@client.example>\r\n\r\nTest %s.\r\n"
-               % (sender, rcpt, subject, subject.replace(" ", "."), subject))
-        try:
-            s.sendmail(sender, [rcpt], msg)
-        except smtplib.SMTPRecipientsRefused as e:
-            code, text = list(e.recipients.values())[0]
-            return code, text.decode(errors="replace")
-        return 250, ""
-    finally:
-        try:
-            s.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
 
 
 # ---------------------------------------------------------------- the cases
@@ -515,33 +397,7 @@ def main():
     start_hookd(conf)
     start_postfix()
     scenarios(keys)
-    hookd.send_signal(signal.SIGTERM)
-    rc = hookd.wait(120)
-    vg = os.path.join(W, "valgrind.log")
-    check(rc == 0, "postern-hookd exited 0 on SIGTERM%s" % ((" (valgrind: %s)" % open(vg).read()[-2000:])
-                                                           if rc and os.path.exists(vg) else ""))
-    check("fatal" not in maillog() and "panic" not in maillog(), "no fatal or panic in Postfix's log")
+    e2elib.stop_hookd(hookd)
 
 
-try:
-    main()
-except (Exception, SystemExit) as e:  # a broken harness is a failure too, with its reason
-    import traceback
-    traceback.print_exc()
-    failures.append("harness: %s" % e)
-finally:
-    subprocess.run(["sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "stop"])
-    if hookd is not None and hookd.poll() is None:
-        hookd.kill()
-        hookd.wait()
-    for p in procs:
-        p.kill()
-        p.wait()
-    if failures:
-        log("%d failure(s); kept %s (hookd.log, dns/, sinks) and %s (Postfix, log/maillog)" % (len(failures), W, PF))
-        for f in failures:
-            log("  " + f)
-        sys.exit(1)
-    shutil.rmtree(W, ignore_errors=True)
-    shutil.rmtree(PF, ignore_errors=True)
-    log("all scenarios passed")
+e2elib.main(main, lambda: hookd, "hookd.log, dns/, sinks")
