@@ -70,32 +70,12 @@ P_DV_CRYPT=31021 P_DV_SSHA=31022
 P_PF_POL=31031 P_PF_CACHE=31032
 P_BIG_AUTH=31041 P_BIG_POL=31042
 
-say() { printf '%s\n' "run.sh: $*" >&2; }
+bench_name=run.sh
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 
 # ---- peers, from Debian ------------------------------------------------
-need=""
-for p in dovecot-core postfwd; do
-	case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in
-	*" installed") ;;
-	*) need="$need $p" ;;
-	esac
-done
-if [ -n "$need" ]; then
-	say "installing$need"
-	# Debian starts a package's service on install unless policy-rc.d says
-	# no; the bench wants its own instances only.
-	made_policy=0
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		made_policy=1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
-	# shellcheck disable=SC2086
-	apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $need >/dev/null
-	[ $made_policy -eq 1 ] && rm -f /usr/sbin/policy-rc.d
-fi
+bench_install dovecot-core postfwd
 
 # ---- build ---------------------------------------------------------------
 "$top/scripts/build.sh" >/dev/null
@@ -105,40 +85,12 @@ HOOKD="$B/smtp-hook/postern-hookd"
 have_hookd=1
 [ -x "$HOOKD" ] || { have_hookd=0; say "no postern-hookd in $B/smtp-hook: benchmarking the others only"; }
 
-SRV_CPU="" GEN_CPU=""
-if [ $pin -eq 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
-	SRV_CPU="taskset -c 1" GEN_CPU="taskset -c 0"
-fi
+bench_pin
 
 # ---- private directory, and cleaning up ----------------------------------
-W=$(mktemp -d /tmp/postern-bench.XXXXXX)
-chmod 755 "$W" # Dovecot's and postfwd's unprivileged processes read their files here
-pids=""
-# shellcheck disable=SC2317 # run by the trap
-cleanup() {
-	set +e
-	for f in "$W/dv-crypt/run/master.pid" "$W/dv-ssha/run/master.pid" "$W/postfwd.pid"; do
-		[ -s "$f" ] && pids="$pids $(cat "$f")"
-	done
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$p" 2>/dev/null
-	done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_begin postern-bench # Dovecot's and postfwd's unprivileged processes read their files there
+bench_pidfiles="$W/dv-crypt/run/master.pid $W/dv-ssha/run/master.pid $W/postfwd.pid"
 
-wait_port() { # port: poll the listening sockets (a probing connect would be noise)
-	i=0
-	while ! ss -Hltn "sport = :$1" | grep -q .; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && { say "nothing listens on port $1 after 20 s"; exit 1; }
-		sleep 0.1
-	done
-}
 port_free() {
 	if ss -Hltn "sport = :$1" | grep -q .; then say "port $1 is in use: stop what uses it"; exit 1; fi
 }
@@ -263,11 +215,11 @@ $SRV_CPU dovecot -c "$W/dv-ssha/dovecot.conf"
 # postfwd2 changes to / when it daemonizes: absolute paths only.
 $SRV_CPU postfwd2 --nodns --perfmon -f "$W/postfwd.cf" --server_socket tcp:127.0.0.1:$P_PF_POL \
 	--cache_socket tcp:127.0.0.1:$P_PF_CACHE --pidfile "$W/postfwd.pid" -u nobody -g nogroup >"$W/postfwd.log" 2>&1
-for p in $P_NULL_AUTH $P_NULL_POL $P_DV_CRYPT $P_DV_SSHA $P_PF_POL; do wait_port "$p"; done
+for p in $P_NULL_AUTH $P_NULL_POL $P_DV_CRYPT $P_DV_SSHA $P_PF_POL; do bench_wait_tcp 127.0.0.1 "$p"; done
 if [ $have_hookd -eq 1 ]; then
-	wait_port $P_HOOK_AUTH
-	wait_port $P_HOOK_POL
-	[ $big -eq 1 ] && { wait_port $P_BIG_AUTH; wait_port $P_BIG_POL; }
+	bench_wait_tcp 127.0.0.1 $P_HOOK_AUTH
+	bench_wait_tcp 127.0.0.1 $P_HOOK_POL
+	[ $big -eq 1 ] && { bench_wait_tcp 127.0.0.1 $P_BIG_AUTH; bench_wait_tcp 127.0.0.1 $P_BIG_POL; }
 fi
 
 # ---- the cells -------------------------------------------------------------
@@ -287,94 +239,44 @@ hookd-1M-keys policy $P_BIG_POL big100.creds DUNNO
 hookd-1M-spread auth $P_BIG_AUTH $store/big.creds OK -u"
 
 status=0
-: >"$W/results"
-cell() { # secs conns name proto port creds expect [flags]; appends a result line
+cell() { # secs conns name proto port creds expect [flags]: one bench_loadgen line
 	t=$1 c=$2 name=$3 proto=$4 port=$5 creds=$6 exp=$7
 	case "$creds" in /*) ;; *) creds="$W/$creds" ;; esac
 	shift 7
-	# shellcheck disable=SC2086
-	if line=$($GEN_CPU "$LOADGEN" -P "$proto" -s 127.0.0.1:"$port" -k "$creds" -c "$c" -n "$reqs" -t "$t" \
-		-e "$exp" "$@" 2>"$W/loadgen.err"); then
-		ok=ok
-	else
-		ok=WRONG
-		status=1
-		say "$name $proto at $c connections: $(cat "$W/loadgen.err")"
-	fi
-	[ -n "$line" ] || line="proto=$proto conns=$c rps=0 p50_us=0 p99_us=0 max_us=0 answers=none"
-	echo "server=$name check=$ok $line"
+	bench_loadgen "$name" "$proto" "$c" -s 127.0.0.1:"$port" -k "$creds" -n "$reqs" -t "$t" -e "$exp" "$@"
 }
 
-say "warming up each server for 1 s"
-echo "$servers" | while read -r name proto port creds exp flags; do
-	# shellcheck disable=SC2086
-	cell 1 8 "$name" "$proto" "$port" "$creds" "$exp" $flags >/dev/null
-done
+bench_warm
 case "$repeat" in '' | *[!0-9]* | 0*) say "-r: expected a count 1..99"; exit 64 ;; esac
-rep=1
-while [ $rep -le "$repeat" ]; do
-	for c in $conns; do
-		say "$c connection(s), run $rep of $repeat"
-		echo "$servers" | while read -r name proto port creds exp flags; do
-			# shellcheck disable=SC2086
-			r=$(cell "$secs" "$c" "$name" "$proto" "$port" "$creds" "$exp" $flags)
-			echo "run=$rep $r" >>"$W/results"
-			echo "$r" | grep -q 'check=ok' || echo x >>"$W/failed"
-			echo "$r" >&2
-		done
-	done
-	rep=$((rep + 1))
-done
+bench_series
 [ -s "$W/failed" ] 2>/dev/null && status=1
 [ -n "$out" ] && cp "$W/results" "$out"
 
 # ---- the table -------------------------------------------------------------
 echo
-echo "Postern benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-if [ -n "$SRV_CPU" ]; then where="servers on CPU 1, load generator on CPU 0 (taskset)"; else where="no CPU pinning"; fi
+bench_title "Postern benchmarks"
 echo "cells of ${secs} s or $reqs requests, after 1 s of warm-up per server; $where"
 [ "$repeat" -gt 1 ] && echo "each cell: the run with the median req/s of $repeat runs"
 echo
+bench_medians "server proto conns" <"$W/results" >"$W/medians"
+bench_table "server proto conns" 22 <"$W/medians"
 awk '
-function val(k,   i, n, kv) {
+function val(k,   i, n) {
 	for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) return substr($i, n + 1) }
 	return ""
 }
-{
-	key = val("server") SUBSEP val("proto") SUBSEP val("conns")
-	if (!(key in runs)) order[++n] = key
-	r = ++runs[key]
-	R[key, r] = val("rps"); P50[key, r] = val("p50_us"); P99[key, r] = val("p99_us"); MX[key, r] = val("max_us")
-	ANS[key, r] = val("answers"); CHK[key, r] = val("check")
-	if (val("check") != "ok") bad[key] = 1
-}
+{ n++; srv[n] = val("server"); key[n] = val("proto") SUBSEP val("conns"); rps[n] = val("rps"); p99[n] = val("p99_us")
+  if (srv[n] == "postern-hookd") { small[key[n]] = rps[n]; smallp99[key[n]] = p99[n] } }
 END {
-	for (i = 1; i <= n; i++) {
-		key = order[i]; m = runs[key]
-		for (a = 1; a <= m; a++) idx[a] = a
-		for (a = 2; a <= m; a++)   # insertion sort of the runs by req/s
-			for (b = a; b > 1 && R[key, idx[b - 1]] + 0 > R[key, idx[b]] + 0; b--) { t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t }
-		r = idx[int((m + 1) / 2)]
-		rps[key] = R[key, r]; p50[key] = P50[key, r]; p99[key] = P99[key, r]; mx[key] = MX[key, r]
-		ans[key] = ANS[key, r]; chk[key] = (key in bad) ? "WRONG" : "ok"
-		split(key, f, SUBSEP)
-		if (f[1] == "nullsrv") ceil[f[2] SUBSEP f[3]] = rps[key]
-	}
-	printf "%-22s %-7s %5s %10s %9s %9s %10s %7s  %s\n", "server", "proto", "conns", "req/s", "p50 us", "p99 us", "max us", "vs null", "answers"
-	for (i = 1; i <= n; i++) {
-		k = order[i]; split(k, f, SUBSEP)
-		c = ceil[f[2] SUBSEP f[3]]
-		ratio = (c > 0) ? sprintf("%6.1f%%", 100 * rps[k] / c) : "      -"
-		printf "%-22s %-7s %5s %10s %9s %9s %10s %7s  %s%s\n", f[1], f[2], f[3], rps[k], p50[k], p99[k], mx[k], ratio, ans[k], chk[k] == "ok" ? "" : "  WRONG"
-	}
 	hdr = 0
 	for (i = 1; i <= n; i++) {
-		k = order[i]; split(k, f, SUBSEP)
-		if (f[1] != "hookd-1M-keys" && f[1] != "hookd-1M-spread") continue
-		s = "postern-hookd" SUBSEP f[2] SUBSEP f[3]
-		if (!(s in rps) || rps[s] == 0) continue
+		if (srv[i] != "hookd-1M-keys" && srv[i] != "hookd-1M-spread") continue
+		k = key[i]
+		if (!(k in small) || small[k] == 0) continue
 		if (!hdr) { printf "\nthe big store against the small one (postern-hookd, 100 accounts):\n"; hdr = 1 }
-		printf("%-22s %-7s %5s  req/s %6.1f%%  p99 %6.1f%%\n", f[1], f[2], f[3], 100 * rps[k] / rps[s], (p99[s] > 0) ? 100 * p99[k] / p99[s] : 0)
+		split(k, f, SUBSEP)
+		printf("%-22s %-7s %5s  req/s %6.1f%%  p99 %6.1f%%\n", srv[i], f[1], f[2], 100 * rps[i] / small[k],
+			(smallp99[k] > 0) ? 100 * p99[i] / smallp99[k] : 0)
 	}
-}' "$W/results"
+}' "$W/medians"
 exit $status
