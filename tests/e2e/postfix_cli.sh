@@ -6,26 +6,9 @@
 set -eu
 P=$1
 command -v postconf >/dev/null 2>&1 || { echo "postconf is missing: run scripts/install-deps.sh --test" >&2; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/postfix-cli-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# expect STATUS PATTERN COMMAND...: the status and a line of the output
-expect() {
-	want=$1 pat=$2
-	shift 2
-	set +e
-	out=$("$@" 2>&1)
-	st=$?
-	set -e
-	if [ "$st" -eq "$want" ] && printf '%s\n' "$out" | grep -qE -- "$pat"; then
-		ok "$* -> $st /$pat/"
-	else
-		bad "$* -> $st (wanted $want and /$pat/):"
-		printf '%s\n' "$out" | sed 's/^/    /'
-	fi
-}
+# shellcheck source=tests/lib/check.sh
+. "$(dirname "$0")/../lib/check.sh"
+check_begin postfix-cli
 fresh() { # a configuration as Debian installs it
 	rm -rf "$T/etc"
 	mkdir -p "$T/etc"
@@ -162,5 +145,4 @@ expect 66 "needs a readable main.cf and master.cf" "$P" postfix-config --apply "
 [ -z "$(ls "$T/empty")" ] && ok "nothing written to a non-configuration" || bad "files appeared in $T/empty"
 expect 66 "postconf cannot read the configuration" "$P" postfix-check --config-dir "$T/missing"
 
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all postfix-config / postfix-check checks passed"
+check_end "postfix-config / postfix-check checks"
