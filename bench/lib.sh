@@ -13,6 +13,24 @@ srv_name=$bench_name
 
 say() { printf '%s\n' "$bench_name: $*" >&2; }
 
+# The options both take, with their defaults: -t SECONDS ($secs, 5),
+# -c "CONNECTIONS..." ($conns, "1 8 64"), -r REPEAT ($repeat, 1),
+# -o RESULTS ($out, none), --no-pin ($pin 0, else 1).
+secs=5 conns="1 8 64" repeat=1 out="" pin=1
+# bench_opt ARGS...: if $1 is one of those, take it (and its value):
+# $bench_used is how many words it used; otherwise return 1.
+bench_opt() {
+	case "$1" in
+	-t) secs=$2 ;;
+	-c) conns=$2 ;;
+	-r) repeat=$2 ;;
+	-o) out=$2 ;;
+	--no-pin) pin=0; bench_used=1; return 0 ;;
+	*) return 1 ;;
+	esac
+	bench_used=2
+}
+
 # bench_install PACKAGE...: install the Debian packages that are missing,
 # without starting their services (policy-rc.d: the bench wants its own
 # instances only).

@@ -40,26 +40,20 @@
 # Exit status 1 if any cell saw an unexpected answer or an error.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-secs=5
-reqs=2000000
-conns="1 8 64"
-out=""
-repeat=1
-keep=""
-big=1
-pin=1
+bench_name=run.sh
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+reqs=2000000 keep="" big=1
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-t) secs=$2; shift 2 ;;
 	-n) reqs=$2; shift 2 ;;
-	-c) conns=$2; shift 2 ;;
-	-o) out=$2; shift 2 ;;
-	-r) repeat=$2; shift 2 ;;
 	-k) keep=$2; shift 2 ;;
 	--no-big) big=0; shift ;;
-	--no-pin) pin=0; shift ;;
-	*) echo "usage: $0 [-t SECONDS] [-n REQUESTS] [-c \"1 8 64\"] [-r REPEAT] [-o RESULTS] [-k STOREDIR] [--no-big] [--no-pin]" >&2
-		exit 64 ;;
+	*) bench_opt "$@" || {
+		echo "usage: $0 [-t SECONDS] [-n REQUESTS] [-c \"1 8 64\"] [-r REPEAT] [-o RESULTS] [-k STOREDIR] [--no-big] [--no-pin]" >&2
+		exit 64
+	}
+		shift "$bench_used" ;;
 	esac
 done
 
@@ -69,10 +63,6 @@ P_HOOK_AUTH=31011 P_HOOK_POL=31012
 P_DV_CRYPT=31021 P_DV_SSHA=31022
 P_PF_POL=31031 P_PF_CACHE=31032
 P_BIG_AUTH=31041 P_BIG_POL=31042
-
-bench_name=run.sh
-# shellcheck source=bench/lib.sh
-. "$top/bench/lib.sh"
 
 # ---- peers, from Debian ------------------------------------------------
 bench_install dovecot-core postfwd

@@ -28,17 +28,7 @@ done
 for n in ${STS_HTTPS_NAMES:-}; do
 	san="$san,DNS:$n"
 done
-(
-	cd "$dir"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern MTA-STS test CA" \
-		-keyout ca.key -out ca.crt -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
-		2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=mta-sts.good.example" \
-		-keyout srv.key -out srv.csr 2>/dev/null
-	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" >ext.cnf
-	openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out srv.crt \
-		2>/dev/null
-)
+srv_certs "$dir" "Postern MTA-STS test CA" mta-sts.good.example "$san"
 /usr/bin/python3 "$here/https-server.py" "$addr" "$port" "$dir/srv.crt" "$dir/srv.key" ${STS_HTTPS_POLICY_DIR:+"$STS_HTTPS_POLICY_DIR"} \
 	2>"$dir/server.log" &
 pid=$!
