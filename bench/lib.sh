@@ -17,8 +17,8 @@ say() { printf '%s\n' "$bench_name: $*" >&2; }
 # -c "CONNECTIONS..." ($conns, "1 8 64"), -r REPEAT ($repeat, 1),
 # -o RESULTS ($out, none), --no-pin ($pin 0, else 1).
 secs=5 conns="1 8 64" repeat=1 out="" pin=1
-# bench_opt ARGS...: if $1 is one of those, take it (and its value):
-# $bench_used is how many words it used; otherwise return 1.
+# bench_opt ARGS...: take $1, one of those (and its value): $bench_used is
+# how many words it used; anything else: $bench_usage, exit status 64.
 bench_opt() {
 	case "$1" in
 	-t) secs=$2 ;;
@@ -26,7 +26,7 @@ bench_opt() {
 	-r) repeat=$2 ;;
 	-o) out=$2 ;;
 	--no-pin) pin=0; bench_used=1; return 0 ;;
-	*) return 1 ;;
+	*) echo "usage: $0 $bench_usage" >&2; exit 64 ;;
 	esac
 	bench_used=2
 }

@@ -44,16 +44,13 @@ bench_name=run.sh
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
 reqs=2000000 keep="" big=1
+bench_usage="[-t SECONDS] [-n REQUESTS] [-c \"1 8 64\"] [-r REPEAT] [-o RESULTS] [-k STOREDIR] [--no-big] [--no-pin]"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) reqs=$2; shift 2 ;;
 	-k) keep=$2; shift 2 ;;
 	--no-big) big=0; shift ;;
-	*) bench_opt "$@" || {
-		echo "usage: $0 [-t SECONDS] [-n REQUESTS] [-c \"1 8 64\"] [-r REPEAT] [-o RESULTS] [-k STOREDIR] [--no-big] [--no-pin]" >&2
-		exit 64
-	}
-		shift "$bench_used" ;;
+	*) bench_opt "$@"; shift "$bench_used" ;;
 	esac
 done
 
