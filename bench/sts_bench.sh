@@ -58,50 +58,26 @@
 # Exit status 1 if any answer was wrong.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-secs=5 conns="1 8 64" repeat=1 ndom=200 nmiss=500 out="" pin=1 hookd=1
+bench_name=sts_bench
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+ndom=200 nmiss=500 hookd=1
+bench_usage="[-t SECONDS] [-c \"1 8 64\"] [-r REPEAT] [-d DOMAINS] [-m MISSES] [-o RESULTS] [--no-pin] [--no-hookd]"
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-t) secs=$2; shift 2 ;;
-	-c) conns=$2; shift 2 ;;
-	-r) repeat=$2; shift 2 ;;
 	-d) ndom=$2; shift 2 ;;
 	-m) nmiss=$2; shift 2 ;;
-	-o) out=$2; shift 2 ;;
-	--no-pin) pin=0; shift ;;
 	--no-hookd) hookd=0; shift ;;
-	*) echo "usage: $0 [-t SECONDS] [-c \"1 8 64\"] [-r REPEAT] [-d DOMAINS] [-m MISSES] [-o RESULTS] [--no-pin] [--no-hookd]" >&2
-		exit 64 ;;
+	*) bench_opt "$@"; shift "$bench_used" ;;
 	esac
 done
 for v in "$secs" "$repeat" "$ndom" "$nmiss"; do
 	case "$v" in '' | *[!0-9]* | 0*) echo "sts_bench: -t, -r, -d and -m take a positive number" >&2; exit 64 ;; esac
 done
-say() { printf '%s\n' "sts_bench: $*" >&2; }
-
 if [ -z "${STS_BENCH_INSIDE:-}" ]; then
 	# ---- outside: peers, build, then into the private namespace ----------
 	[ "$(id -u)" -eq 0 ] || { say "needs root (packages, a network namespace, port 53 and 443 in it)"; exit 1; }
-	need=""
-	for p in postfix-mta-sts-resolver python3-uvloop nsd ldnsutils; do
-		case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in
-		*" installed") ;;
-		*) need="$need $p" ;;
-		esac
-	done
-	if [ -n "$need" ]; then
-		say "installing$need"
-		made_policy=0
-		if [ ! -e /usr/sbin/policy-rc.d ]; then
-			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-			chmod 755 /usr/sbin/policy-rc.d
-			made_policy=1
-		fi
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
-		# shellcheck disable=SC2086
-		apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $need >/dev/null
-		[ $made_policy -eq 1 ] && rm -f /usr/sbin/policy-rc.d
-	fi
+	bench_install postfix-mta-sts-resolver python3-uvloop nsd ldnsutils
 	"$top/scripts/build.sh" >/dev/null
 	flags=""
 	[ $pin -eq 0 ] && flags="$flags --no-pin"
@@ -119,40 +95,14 @@ if [ $hookd -eq 1 ] && { [ ! -x "$HOOKD" ] || ! "$HOOKD" -c /dev/null -T 2>/dev/
 	hookd=0
 	say "this postern-hookd has no TLS policy service (tlspolicy_listen): benchmarking the others only"
 fi
-SRV_CPU="" GEN_CPU=""
-if [ $pin -eq 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
-	SRV_CPU="taskset -c 1" GEN_CPU="taskset -c 0"
-fi
+bench_pin
 ZONE=stsbench.example PLAIN=stsplain.example
 P_NULL=31101 P_HOOK=31102 P_RINT=31103 P_RSQL=31104 P_DANE=31105
 
 ip link set lo up
 mount --make-rprivate /
-W=$(mktemp -d /tmp/postern-stsbench.XXXXXX)
-chmod 755 "$W"
-pids=""
-# shellcheck disable=SC2317 # run by the trap
-cleanup() {
-	set +e
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$p" 2>/dev/null
-	done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-[ -n "${STS_BENCH_KEEP:-}" ] && trap 'cp "$W"/*.log "$STS_BENCH_KEEP"/ 2>/dev/null; cleanup' EXIT
-trap 'exit 130' INT TERM
-wait_tcp() { # addr port
-	i=0
-	until ss -Hltn "sport = :$2" | grep -q "$1:$2"; do
-		i=$((i + 1))
-		[ $i -gt 300 ] && { say "nothing listens on $1:$2 after 30 s"; exit 1; }
-		sleep 0.1
-	done
-}
+bench_begin postern-stsbench
+[ -n "${STS_BENCH_KEEP:-}" ] && trap 'cp "$W"/*.log "$STS_BENCH_KEEP"/ 2>/dev/null; bench_cleanup' EXIT
 umask 022
 uptime_before=$(uptime)
 
@@ -175,57 +125,18 @@ awk -v zone="$PLAIN" -v nmiss="$nmiss" 'BEGIN {
 	for (i = 1; i <= 3 * nmiss; i++)
 		printf "miss%d MX 10 mx.miss%d\nmx.miss%d A 127.0.7.3\n", i, i, i
 }' >"$W/plain.zone"
-(
-	cd "$W"
-	key=$(ldns-keygen -a ECDSAP256SHA256 -k "$ZONE")
-	ldns-signzone -n -f zone.signed zone "$key" >/dev/null
-	grep -v '^;' "$key.ds" | head -n 1 >ta.ds
-)
-cat >"$W/nsd.conf" <<CONF
-server:
-	ip-address: 127.0.0.1@53
-	username: ""
-	chroot: ""
-	zonesdir: "$W"
-	database: ""
-	zonelistfile: "$W/zone.list"
-	xfrdfile: "$W/xfrd.state"
-	pidfile: "$W/nsd.pid"
-	logfile: "$W/nsd.log"
-	server-count: 1
-	verbosity: 1
-remote-control:
-	control-enable: yes
-	control-interface: $W/nsd.ctl
-zone:
-	name: $ZONE
-	zonefile: zone.signed
-zone:
-	name: $PLAIN
-	zonefile: plain.zone
-CONF
-nsd -d -c "$W/nsd.conf" &
-pids="$pids $!"
+nsd_sign "$W" "$ZONE" zone zone.signed
+# nsd-control (nsdq below) counts the queries by type
+nsd_control=yes nsd_start "$W" 127.0.0.1 53 "$ZONE=zone.signed" "$PLAIN=plain.zone"
 echo "nameserver 127.0.0.1" >"$W/resolv.conf"
 mount --bind "$W/resolv.conf" /etc/resolv.conf
 
 # ---- HTTPS: the test CA and the policy server on 127.0.7.2:443 ---------------
 say "making the test CA and the policy server's certificate"
-awk -v zone="$ZONE" -v ndom="$ndom" 'BEGIN {
-	printf "subjectAltName="
+san=$(awk -v zone="$ZONE" -v ndom="$ndom" 'BEGIN {
 	for (i = 1; i <= ndom; i++) printf "%sDNS:mta-sts.bench%d.%s", (i > 1 ? "," : ""), i, zone
-	printf "\nextendedKeyUsage=serverAuth\n"
-}' >"$W/ext.cnf"
-(
-	cd "$W"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern bench CA" \
-		-keyout ca.key -out ca.crt -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
-		2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=mta-sts.bench1.$ZONE" \
-		-keyout srv.key -out srv.csr 2>/dev/null
-	openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out srv.crt \
-		2>/dev/null
-)
+}')
+srv_certs "$W" "Postern bench CA" "mta-sts.bench1.$ZONE" "$san"
 /usr/bin/python3 "$top/bench/sts_https.py" 127.0.7.2 443 "$W/srv.crt" "$W/srv.key" "$ZONE" 2>"$W/https.log" &
 pids="$pids $!"
 
@@ -300,12 +211,12 @@ if [ $hookd -eq 1 ]; then
 		2>"$W/postern-hookd-dane.log" &
 	pids="$pids $!"
 fi
-wait_tcp 127.0.0.1 53
-wait_tcp 127.0.7.2 443
-wait_tcp 127.0.0.1 $P_NULL
-wait_tcp 127.0.0.1 $P_RINT
-wait_tcp 127.0.0.1 $P_RSQL
-[ $hookd -eq 1 ] && wait_tcp 127.0.0.1 $P_HOOK && wait_tcp 127.0.0.1 $P_DANE
+bench_wait_tcp 127.0.0.1 53
+bench_wait_tcp 127.0.7.2 443
+bench_wait_tcp 127.0.0.1 $P_NULL
+bench_wait_tcp 127.0.0.1 $P_RINT
+bench_wait_tcp 127.0.0.1 $P_RSQL
+[ $hookd -eq 1 ] && bench_wait_tcp 127.0.0.1 $P_HOOK && bench_wait_tcp 127.0.0.1 $P_DANE
 
 # name port lookups-file expect-flags: the cells' servers
 servers="nullsrv $P_NULL cached-any
@@ -318,7 +229,7 @@ resolver-sqlite $P_RSQL cached"
 
 # ---- warm-up: every cache holds every bench domain's policy --------------------
 say "warming the caches: $ndom domains each"
-echo "$servers" | while read -r name port file; do
+echo "$servers" | while read -r name port _; do
 	[ "$name" = nullsrv ] && continue
 	i=0
 	until $GEN_CPU "$LOADGEN" -P socketmap -s 127.0.0.1:"$port" -k "$W/cached" -q -c 8 -n "$ndom" -t 60 -u -e OK \
@@ -337,33 +248,11 @@ done
 
 # ---- the cells -----------------------------------------------------------------
 status=0
-: >"$W/results"
-cell() { # secs conns name port file
-	if line=$($GEN_CPU "$LOADGEN" -P socketmap -s 127.0.0.1:"$4" -k "$W/$5" -c "$2" -n 20000000 -t "$1" -e OK -u \
-		2>"$W/loadgen.err"); then
-		ok=ok
-	else
-		ok=WRONG
-		say "$3 at $2 connections: $(cat "$W/loadgen.err")"
-	fi
-	[ -n "$line" ] || line="proto=socketmap conns=$2 rps=0 p50_us=0 p99_us=0 max_us=0 answers=none"
-	echo "server=$3 check=$ok $line"
+cell() { # secs conns name port file: one bench_loadgen line
+	bench_loadgen "$3" socketmap "$2" -s 127.0.0.1:"$4" -k "$W/$5" -n 20000000 -t "$1" -e OK -u
 }
-say "warming up each server for 1 s"
-echo "$servers" | while read -r name port file; do cell 1 8 "$name" "$port" "$file" >/dev/null; done
-rep=1
-while [ $rep -le "$repeat" ]; do
-	for c in $conns; do
-		say "$c connection(s), run $rep of $repeat"
-		echo "$servers" | while read -r name port file; do
-			r=$(cell "$secs" "$c" "$name" "$port" "$file")
-			echo "run=$rep $r" >>"$W/results"
-			echo "$r" | grep -q 'check=ok' || echo x >>"$W/failed"
-			echo "$r" >&2
-		done
-	done
-	rep=$((rep + 1))
-done
+bench_warm
+bench_series
 
 # ---- cache misses ----------------------------------------------------------------
 say "cache misses: $nmiss fresh no-policy domains, one connection, then the same again"
@@ -419,45 +308,13 @@ uptime_after=$(uptime)
 
 # ---- the table -------------------------------------------------------------------
 echo
-echo "Postern TLS-policy lookups, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-if [ -n "$SRV_CPU" ]; then where="servers on CPU 1, load generator on CPU 0 (taskset)"; else where="no CPU pinning"; fi
+bench_title "Postern TLS-policy lookups"
 echo "$ndom cached domains (map tls-policy), cells of ${secs} s after a warm-up; $where"
 [ "$repeat" -gt 1 ] && echo "each cell: the run with the median req/s of $repeat runs"
 echo "uptime before: $uptime_before"
 echo "uptime after:  $uptime_after"
 echo
-awk '
-function val(k,   i, n) {
-	for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) return substr($i, n + 1) }
-	return ""
-}
-{
-	key = val("server") SUBSEP val("conns")
-	if (!(key in runs)) order[++n] = key
-	r = ++runs[key]
-	R[key, r] = val("rps"); P50[key, r] = val("p50_us"); P99[key, r] = val("p99_us"); MX[key, r] = val("max_us")
-	ANS[key, r] = val("answers")
-	if (val("check") != "ok") bad[key] = 1
-}
-END {
-	for (i = 1; i <= n; i++) {
-		key = order[i]; m = runs[key]
-		for (a = 1; a <= m; a++) idx[a] = a
-		for (a = 2; a <= m; a++)
-			for (b = a; b > 1 && R[key, idx[b - 1]] + 0 > R[key, idx[b]] + 0; b--) { t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t }
-		r = idx[int((m + 1) / 2)]
-		rps[key] = R[key, r]; p50[key] = P50[key, r]; p99[key] = P99[key, r]; mx[key] = MX[key, r]; ans[key] = ANS[key, r]
-		split(key, f, SUBSEP)
-		if (f[1] == "nullsrv") ceil[f[2]] = rps[key]
-	}
-	printf "%-18s %5s %10s %9s %9s %10s %7s  %s\n", "server", "conns", "req/s", "p50 us", "p99 us", "max us", "vs null", "answers"
-	for (i = 1; i <= n; i++) {
-		k = order[i]; split(k, f, SUBSEP)
-		c = ceil[f[2]]
-		ratio = (c > 0) ? sprintf("%6.1f%%", 100 * rps[k] / c) : "      -"
-		printf "%-18s %5s %10s %9s %9s %10s %7s  %s%s\n", f[1], f[2], rps[k], p50[k], p99[k], mx[k], ratio, ans[k], (k in bad) ? "  WRONG" : ""
-	}
-}' "$W/results"
+bench_medians "server conns" <"$W/results" | bench_table "server conns" 18
 echo
 echo "cache misses: $nmiss fresh no-policy domains, one lookup at a time, then the same domains again"
 awk '

@@ -96,7 +96,8 @@ srv_certs() {
 # configuration, pid file, log (DIR/nsd.log) and state in DIR, no remote
 # control (with nsd_control=yes: nsd-control -c DIR/nsd.conf over the
 # unix socket DIR/nsd.ctl, no keys, e.g. to count the queries received);
-# returns once it answers on UDP (it is stopped on exit, see srv_begin).  $nsd_pid is its pid.  $nsd_verbosity (default 1) is its
+# returns once it answers on UDP (it is stopped on exit, see srv_begin).
+# $nsd_pid is its pid.  $nsd_verbosity (default 1) is its
 # verbosity, $nsd_options more lines of its server: clause (e.g.
 # "rrl-ratelimit: 0": no response rate limiting, for a survey's many
 # queries).
