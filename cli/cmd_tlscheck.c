@@ -752,7 +752,7 @@ typedef struct summary {
 	size_t v13, v12, vold;
 	size_t out[PROBE_SET_COUNT][PROBE_OUT_UNREACHABLE + 1];
 	int policy;                                /* the MTA-STS/DANE evaluation ran */
-	size_t sts_enforce, sts_testing, sts_none, sts_nopolicy, sts_temp, dane, tlsa_match, tlsa_nomatch;
+	size_t sts_enforce, sts_testing, sts_none, sts_nopolicy, sts_temp, sts_pending, dane, tlsa_match, tlsa_nomatch;
 } summary;
 
 static void summarize(summary *sm, const probe *p, const pol_run *pr)
@@ -788,6 +788,8 @@ static void summarize(summary *sm, const probe *p, const pol_run *pr)
 			else
 				sm->sts_none++;
 			sm->dane += dp->dane != 0;
+		} else if (pr && pr->dp && d->status == PROBE_D_MX) {
+			sm->sts_pending++; /* interrupted before its evaluation: judged by the setting alone */
 		}
 	}
 	sm->policy = pr && pr->dp;
@@ -868,13 +870,17 @@ static void print_summary(cli *c, const summary *sm, int interrupted)
 			json_object_set_new(set, probe_setting_key((probe_setting)s), o);
 		}
 		json_object_set_new(doc, "settings", set);
-		if (sm->policy)
+		if (sm->policy) {
 			json_object_set_new(doc, "mta_sts",
 			                    json_pack("{s:I, s:I, s:I, s:I, s:I}", "enforce", (json_int_t)sm->sts_enforce, "testing",
 			                              (json_int_t)sm->sts_testing, "none", (json_int_t)sm->sts_none, "no_policy",
 			                              (json_int_t)sm->sts_nopolicy, "cannot_confirm", (json_int_t)sm->sts_temp));
-		else
+			if (sm->sts_pending)
+				json_object_set_new(json_object_get(doc, "mta_sts"), "not_evaluated",
+				                    json_integer((json_int_t)sm->sts_pending));
+		} else {
 			json_object_set_new(doc, "mta_sts", json_null());
+		}
 		json_object_set_new(doc, "dane",
 		                    sm->policy ? json_pack("{s:I, s:I, s:I}", "domains", (json_int_t)sm->dane, "hosts_tlsa_match",
 		                                           (json_int_t)sm->tlsa_match, "hosts_tlsa_nomatch",
@@ -916,6 +922,8 @@ static void print_summary(cli *c, const summary *sm, int interrupted)
 		row("no MTA-STS policy", sm->sts_nopolicy, sm->mx, "domains with MX");
 		if (sm->sts_temp)
 			row("MTA-STS cannot be confirmed (deferred)", sm->sts_temp, sm->mx, "domains with MX");
+		if (sm->sts_pending)
+			row("not evaluated (interrupted): setting alone", sm->sts_pending, sm->mx, "domains with MX");
 		row("DANE (DNSSEC-validated TLSA)", sm->dane, sm->mx, "domains with MX");
 		if (sm->tlsa_match + sm->tlsa_nomatch) {
 			row("  hosts matching their TLSA records", sm->tlsa_match, sm->tlsa_match + sm->tlsa_nomatch, "DANE hosts");

@@ -7,8 +7,10 @@ the stronger of the setting and the domain's requirement."""
 import csv
 import json
 import os
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
 POSTERN = os.environ["POSTERN"]
@@ -236,6 +238,24 @@ class Survey(unittest.TestCase):
         self.assertEqual((g["tlsa"], g["enforced"]), ("nomatch", "blocked"))
         g = rows[("tc-testing." + Z, "mx.tc-testing." + Z)]
         self.assertEqual((g["mta_sts"], g["opportunistic"]), ("testing", "encrypted"))
+
+    def test_ctrl_c_during_the_policy_evaluations(self):
+        # slow.plain.example's policy server never answers (tests/sts/https-server.py):
+        # Ctrl-C while its evaluation waits gives the summary with it not evaluated.
+        lst = os.path.join(TMP, "slow.txt")
+        with open(lst, "w") as f:
+            f.write("tc-good.%s\nslow.plain.example\n" % Z)
+        p = subprocess.Popen([POSTERN, "--db", fresh_db(), "tls", "survey", lst, *NET, "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        self.assertIsNone(p.poll())
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 130, err)
+        doc = json.loads(out)
+        self.assertTrue(doc["interrupted"])
+        self.assertEqual(doc["mta_sts"]["enforce"], 1)
+        self.assertEqual(doc["mta_sts"]["not_evaluated"], 1)
 
 
 if __name__ == "__main__":
