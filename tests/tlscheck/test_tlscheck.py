@@ -323,7 +323,7 @@ class Survey(unittest.TestCase):
         with open(path, "w") as f:
             f.write("valid.%s\nplain.%s\n" % (Z, Z))
         master, slave = pty.openpty()
-        p = subprocess.Popen([POSTERN, "tls", "survey", path, *NET], stdout=subprocess.PIPE, stderr=slave, text=True)
+        p = subprocess.Popen([POSTERN, "--db", DB, "tls", "survey", path, *NET], stdout=subprocess.PIPE, stderr=slave, text=True)
         os.close(slave)
         out, _ = p.communicate(timeout=30)
         err = b""
@@ -364,7 +364,7 @@ class Survey(unittest.TestCase):
             f.write("valid.%s\nstall.%s\n" % (Z, Z))
         before = counts().get("127.0.8.10", 0)
         net = [a if a != "1" else "20" for a in NET]
-        p = subprocess.Popen([POSTERN, "tls", "survey", path, *net, "--json"], stdout=subprocess.PIPE,
+        p = subprocess.Popen([POSTERN, "--db", DB, "tls", "survey", path, *net, "--json"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 10
         while counts().get("127.0.8.10", 0) == before and time.monotonic() < deadline:
