@@ -81,7 +81,7 @@ now() { date +%s.%N; }
 {
 	echo "== survey_bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(openssl version | cut -d' ' -f1-2)"
 	echo "$domains domains, $hosts MX hosts (2 domains each), $procs server workers x 4 addresses"
-	echo "command: postern tls survey DOMAINS --concurrency C --json --port $port --dns 127.0.8.19@$port --trust-anchor none --ca-file ca.pem --timeout 5"
+	echo "command: postern tls survey DOMAINS --concurrency C --json --port $port --dns 127.0.8.19@$port --trust-anchor none --ca-file ca.pem --timeout 5 --no-policy"
 	printf '%-12s %10s %10s %14s %16s\n' concurrency seconds domains/s handshakes/s "client CPU/host"
 } | tee -a "$out"
 best=0
@@ -91,7 +91,7 @@ for c in $levels; do
 	echo 0+0 >"$dir/cpu"
 	t0=$(now)
 	$timer "$b/cli/postern" tls survey "$dir/domains.txt" --concurrency "$c" --json --port "$port" --dns "127.0.8.19@$port" \
-		--trust-anchor none --ca-file "$dir/ca.pem" --timeout 5 >"$dir/survey.json"
+		--trust-anchor none --ca-file "$dir/ca.pem" --timeout 5 --no-policy >"$dir/survey.json"
 	t1=$(now)
 	python3 - "$dir/survey.json" "$hosts" "$domains" <<'PY'
 import json, sys

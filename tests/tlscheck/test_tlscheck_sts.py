@@ -161,6 +161,12 @@ class MtaSts(unittest.TestCase):
                 "--no-policy", "--json", db=bad)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIsNone(json.loads(r.stdout)["mta_sts"])
+        r = run("tls", "survey", lst, *net, "--dns", os.environ["STS_DNS_ADDR"], "--trust-anchor", TA,
+                "--no-policy", "--json", db=bad)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertIsNone(doc["mta_sts"])
+        self.assertEqual(doc["trusted"], 1)
 
 
 class Dane(unittest.TestCase):
