@@ -6,9 +6,12 @@
 # `set -eu` with $top (the source tree) and $bench_name (it starts the
 # messages) set:
 #   bench_name=run.sh; . "$top/bench/lib.sh"
-# It also sources tests/lib/servers.sh (nsd_start, srv_tcp_listening).
+# It also sources tests/lib/servers.sh (nsd_start, srv_tcp_listening) and
+# tests/lib/certs.sh.
 # shellcheck source=tests/lib/servers.sh
 . "$top/tests/lib/servers.sh"
+# shellcheck source=tests/lib/certs.sh
+. "$top/tests/lib/certs.sh"
 srv_name=$bench_name
 
 say() { printf '%s\n' "$bench_name: $*" >&2; }

@@ -136,8 +136,9 @@ say "making the test CA and the policy server's certificate"
 san=$(awk -v zone="$ZONE" -v ndom="$ndom" 'BEGIN {
 	for (i = 1; i <= ndom; i++) printf "%sDNS:mta-sts.bench%d.%s", (i > 1 ? "," : ""), i, zone
 }')
-srv_certs "$W" "Postern bench CA" "mta-sts.bench1.$ZONE" "$san"
-/usr/bin/python3 "$top/bench/sts_https.py" 127.0.7.2 443 "$W/srv.crt" "$W/srv.key" "$ZONE" 2>"$W/https.log" &
+cert_ca "$W" "Postern bench CA"
+cert_leaf "$W" srv "mta-sts.bench1.$ZONE" "$san"
+/usr/bin/python3 "$top/bench/sts_https.py" 127.0.7.2 443 "$W/srv.pem" "$W/srv.key" "$ZONE" 2>"$W/https.log" &
 pids="$pids $!"
 
 # ---- the lookups ---------------------------------------------------------------
@@ -184,7 +185,7 @@ default_zone:
   strict_testing: false
   timeout: 4
 EOF
-	SSL_CERT_FILE="$W/ca.crt" $SRV_CPU /usr/bin/mta-sts-daemon -c "$W/$1.yml" -v warn -l "$W/$1.log" &
+	SSL_CERT_FILE="$W/ca.pem" $SRV_CPU /usr/bin/mta-sts-daemon -c "$W/$1.yml" -v warn -l "$W/$1.log" &
 	pids="$pids $!"
 }
 resolver resolver-internal $P_RINT "  type: internal
@@ -199,14 +200,14 @@ if [ $hookd -eq 1 ]; then
 	"$B/bench/populate" -d "$W/hookd.db" -a 1 -k 1 -o "$W/hookd.keys" >/dev/null
 	$SRV_CPU "$HOOKD" -f -c "$W/hookd.conf" -o database="$W/hookd.db" -o key_file="$W/master.key" -o user=root \
 		-o auth_listen= -o policy_listen= -o tlspolicy_listen=inet:127.0.0.1:$P_HOOK \
-		-o dns_forward=127.0.0.1@53 -o dns_trust_anchor_file="$W/ta.ds" -o mtasts_ca_file="$W/ca.crt" \
+		-o dns_forward=127.0.0.1@53 -o dns_trust_anchor_file="$W/ta.ds" -o mtasts_ca_file="$W/ca.pem" \
 		-o mtasts_https_port=443 -o mtasts_timeout=4000 2>"$W/postern-hookd.log" &
 	pids="$pids $!"
 	# the same with tlspolicy_postfix_dane = yes (its own store), for the misses
 	"$B/bench/populate" -d "$W/hookd-dane.db" -a 1 -k 1 -o "$W/hookd-dane.keys" >/dev/null
 	$SRV_CPU "$HOOKD" -f -c "$W/hookd.conf" -o database="$W/hookd-dane.db" -o key_file="$W/master-dane.key" \
 		-o user=root -o auth_listen= -o policy_listen= -o tlspolicy_listen=inet:127.0.0.1:$P_DANE \
-		-o dns_forward=127.0.0.1@53 -o dns_trust_anchor_file="$W/ta.ds" -o mtasts_ca_file="$W/ca.crt" \
+		-o dns_forward=127.0.0.1@53 -o dns_trust_anchor_file="$W/ta.ds" -o mtasts_ca_file="$W/ca.pem" \
 		-o mtasts_https_port=443 -o mtasts_timeout=4000 -o tlspolicy_postfix_dane=yes \
 		2>"$W/postern-hookd-dane.log" &
 	pids="$pids $!"

@@ -43,22 +43,17 @@ command -v nsd >/dev/null || { echo "survey_bench: needs nsd (scripts/install-de
 
 # shellcheck source=tests/lib/servers.sh
 . "$root/tests/lib/servers.sh"
+# shellcheck source=tests/lib/certs.sh
+. "$root/tests/lib/certs.sh"
 srv_begin survey_bench survey-bench
 dir=$srv_dir
 chmod 755 "$dir"
 z=bench.tlscheck.example
 port=$(free_port 45000 5000)
 
-(
-	cd "$dir"
-	q() { "$@" >/dev/null 2>&1; }
-	q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=survey bench CA" \
-		-keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign
-	q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=*.$z" -keyout srv.key -out srv.csr
-	printf 'subjectAltName=DNS:*.%s\nextendedKeyUsage=serverAuth\n' "$z" >srv.ext
-	q openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile srv.ext -out srv.pem
-	cat srv.pem ca.pem >chain.pem
-)
+cert_ca "$dir" "survey bench CA"
+cert_leaf "$dir" srv "*.$z" "DNS:*.$z"
+cat "$dir/srv.pem" "$dir/ca.pem" >"$dir/chain.pem"
 {
 	printf '$ORIGIN %s.\n$TTL 3600\n@ SOA ns.%s. admin.%s. 1 3600 600 86400 300\n@ NS ns.%s.\nns A 127.0.8.19\n' "$z" "$z" "$z" "$z"
 	i=0

@@ -8,19 +8,12 @@
 set -eu
 d=$1
 mkdir -p "$d"
+# shellcheck source=tests/lib/certs.sh
+. "$(cd "$(dirname "$0")/../lib" && pwd)/certs.sh"
 cd "$d"
 umask 077
-q() { "$@" >/dev/null 2>&1; }
-q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj "/CN=Postern Test CA" -keyout ca.key -out ca.pem \
-	-addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign,cRLSign
-leaf() { # name SANs
-	q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" -keyout "$1.key" -out "$1.csr"
-	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$2" >"$1.ext"
-	q openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile "$1.ext" -out "$1.pem"
-}
-leaf trusted "DNS:tls.test,DNS:tls12.test,DNS:tls13.test"
-leaf submit "DNS:mta.postern.test"
-q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj "/CN=untrusted.test" -addext subjectAltName=DNS:untrusted.test -keyout selfsigned.key -out selfsigned.pem
+cert_ca . "Postern Test CA"
+cert_leaf . trusted trusted "DNS:tls.test,DNS:tls12.test,DNS:tls13.test"
+cert_leaf . submit submit "DNS:mta.postern.test"
+cert_self . selfsigned untrusted.test
 chmod 644 ./*.pem

@@ -73,24 +73,6 @@ srv_tcp_listening() {
 	ss -Hltn "( sport = :$2 )" 2>/dev/null | grep -q "$1:$2 "
 }
 
-# srv_certs DIR CA-NAME SERVER-NAME SANS: a test CA (DIR/ca.key,
-# DIR/ca.crt: "/CN=CA-NAME", EC P-256, 2 days) and a server certificate
-# it signs (DIR/srv.key, DIR/srv.crt: "/CN=SERVER-NAME", subjectAltName
-# SANS, e.g. "DNS:a.example,DNS:b.example", extendedKeyUsage serverAuth).
-srv_certs() {
-	(
-		cd "$1" || exit 1
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$2" \
-			-keyout ca.key -out ca.crt -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
-			2>/dev/null
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$3" \
-			-keyout srv.key -out srv.csr 2>/dev/null
-		printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$4" >ext.cnf
-		openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out srv.crt \
-			2>/dev/null
-	)
-}
-
 # nsd_start DIR ADDR PORT ZONE=FILE...: nsd, authoritative for each ZONE
 # from DIR/FILE, on ADDR@PORT (UDP and TCP) in the foreground with its
 # configuration, pid file, log (DIR/nsd.log) and state in DIR, no remote

@@ -12,6 +12,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib/servers.sh
 . "$here/../lib/servers.sh"
+# shellcheck source=tests/lib/certs.sh
+. "$here/../lib/certs.sh"
 srv_begin https-server sts-https
 dir=$srv_dir
 addr=127.0.7.2
@@ -28,10 +30,11 @@ done
 for n in ${STS_HTTPS_NAMES:-}; do
 	san="$san,DNS:$n"
 done
-srv_certs "$dir" "Postern MTA-STS test CA" mta-sts.good.example "$san"
-/usr/bin/python3 "$here/https-server.py" "$addr" "$port" "$dir/srv.crt" "$dir/srv.key" ${STS_HTTPS_POLICY_DIR:+"$STS_HTTPS_POLICY_DIR"} \
+cert_ca "$dir" "Postern MTA-STS test CA"
+cert_leaf "$dir" srv mta-sts.good.example "$san"
+/usr/bin/python3 "$here/https-server.py" "$addr" "$port" "$dir/srv.pem" "$dir/srv.key" ${STS_HTTPS_POLICY_DIR:+"$STS_HTTPS_POLICY_DIR"} \
 	2>"$dir/server.log" &
 pid=$!
 srv_track $pid
 srv_wait "the server" "$dir/server.log" "srv_tcp_listening $addr $port" $pid
-STS_HTTPS_ADDR=$addr STS_HTTPS_PORT=$port STS_HTTPS_CA="$dir/ca.crt" "$@"
+STS_HTTPS_ADDR=$addr STS_HTTPS_PORT=$port STS_HTTPS_CA="$dir/ca.pem" "$@"

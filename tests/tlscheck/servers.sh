@@ -25,6 +25,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v nsd >/dev/null || { echo "servers.sh: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
 # shellcheck source=tests/lib/servers.sh
 . "$here/../lib/servers.sh"
+# shellcheck source=tests/lib/certs.sh
+. "$here/../lib/certs.sh"
 srv_begin servers.sh tlscheck
 dir=$srv_dir
 chmod 755 "$dir"
@@ -36,18 +38,10 @@ z=tlscheck.example
 (
 	cd "$dir"
 	q() { "$@" >/dev/null 2>&1; }
-	q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern TLS check test CA" \
-		-keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign,cRLSign
-	leaf() { # name SANs [x509 options...]
-		n=$1 san=$2 cn=${2%%,*}
-		shift 2
-		q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=${cn#DNS:}" -keyout "$n.key" -out "$n.csr"
-		printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" >"$n.ext"
-		q openssl x509 -req -in "$n.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile "$n.ext" -out "$n.pem" "$@"
-	}
-	leaf valid "DNS:mx-valid.$z,DNS:implicit.$z,DNS:mx-tls10.$z,DNS:mx-tls12.$z"
-	leaf other "DNS:other.example,DNS:www.other.example"
-	leaf wild "DNS:*.wild.$z"
+	cert_ca . "Postern TLS check test CA"
+	cert_leaf . valid "mx-valid.$z" "DNS:mx-valid.$z,DNS:implicit.$z,DNS:mx-tls10.$z,DNS:mx-tls12.$z"
+	cert_leaf . other other.example "DNS:other.example,DNS:www.other.example"
+	cert_leaf . wild "*.wild.$z" "DNS:*.wild.$z"
 	# expired: signed with dates in the past (openssl ca takes them)
 	q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=mx-expired.$z" -keyout expired.key -out expired.csr
 	mkdir -p ca.db && : >ca.db/index && echo 01 >ca.db/serial
@@ -72,8 +66,7 @@ extendedKeyUsage = serverAuth
 CNF
 	q openssl ca -batch -config ca.cnf -extensions ext -startdate 20200101000000Z -enddate 20200201000000Z \
 		-in expired.csr -out expired.pem -notext
-	q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=mx-selfsigned.$z" \
-		-addext "subjectAltName=DNS:mx-selfsigned.$z" -keyout selfsigned.key -out selfsigned.pem
+	cert_self . selfsigned "mx-selfsigned.$z"
 	q openssl req -newkey rsa:1024 -nodes -subj "/CN=mx-weak.$z" -keyout weak.key -out weak.csr
 	printf 'subjectAltName=DNS:mx-weak.%s\n' "$z" >weak.ext
 	q openssl x509 -req -in weak.csr -CA ca.pem -CAkey ca.key -set_serial -4242 -sha1 -days 2 -extfile weak.ext -out weak.pem

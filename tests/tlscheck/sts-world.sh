@@ -28,6 +28,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 sts=$(cd "$here/../sts" && pwd)
 # shellcheck source=tests/lib/servers.sh
 . "$here/../lib/servers.sh"
+# shellcheck source=tests/lib/certs.sh
+. "$here/../lib/certs.sh"
 srv_begin sts-world.sh tlscheck-sts
 dir=$srv_dir
 chmod 755 "$dir"
@@ -37,22 +39,15 @@ z=sts.example
 # ---- certificates ----
 (
 	cd "$dir"
-	q() { "$@" >/dev/null 2>&1; }
-	q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Postern STS check test CA" \
-		-keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign,cRLSign
-	leaf() { # name SANs
-		q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=${2%%,*}" -keyout "$1.key" -out "$1.csr"
-		printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$2" >"$1.ext"
-		q openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile "$1.ext" -out "$1.pem"
-	}
+	cert_ca . "Postern STS check test CA"
+	leaf() { cert_leaf . "$1" "$2" "DNS:$2"; } # name host
 	leaf good "mx.tc-good.$z"
 	leaf other "other.example"
 	leaf deep "a.b.tc-nomatch.$z"
 	leaf danebad "mx.tc-danebad.$z"
 	leaf daneta "mx.tc-daneta.$z"
 	cat ca.pem >>daneta.pem # the chain, with the trust anchor of the TLSA record
-	q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=mx.tc-dane.$z" \
-		-addext "subjectAltName=DNS:mx.tc-dane.$z" -keyout dane.key -out dane.pem
+	cert_self . dane "mx.tc-dane.$z"
 	for f in good other deep danebad daneta dane; do [ -s "$f.pem" ] || { echo "sts-world: no $f.pem" >&2; exit 1; }; done
 	chmod 644 ./*.pem ./*.key
 )
