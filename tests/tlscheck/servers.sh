@@ -10,6 +10,7 @@
 #   TLSCHECK_CA      the test CA         TLSCHECK_DIR   the work directory
 #   TLSCHECK_SURVEY  the survey domains, one a line ("DOMAIN HOST..." in
 #                    TLSCHECK_DIR/survey.map: the MX hosts given to each)
+#   POSTERN_DB       TLSCHECK_DIR/postern.db (postern without --db)
 # Hosts (mx-MODE.tlscheck.example, except the wildcard one):
 #   plain .2   no STARTTLS            valid .3   test CA, TLSv1.3
 #   other .4   certificate for other.example (valid chain)
@@ -147,5 +148,7 @@ smtp_pid=$!
 srv_track $smtp_pid
 nsd_options="rrl-ratelimit: 0" nsd_start "$dir" 127.0.8.1 "$dns_port" "$z=$z.zone"
 srv_wait "the SMTP servers" "$dir/smtp.log" 'grep -q ready "$dir/smtp.out"' $smtp_pid
+# POSTERN_DB: a postern run without --db uses a database of its own here,
+# never the machine's /var/lib/postern/postern.db
 TLSCHECK_DNS="127.0.8.1@$dns_port" TLSCHECK_PORT=$smtp_port TLSCHECK_CA="$dir/ca.pem" TLSCHECK_DIR="$dir" \
-	TLSCHECK_SURVEY="$dir/survey.txt" "$@"
+	TLSCHECK_SURVEY="$dir/survey.txt" POSTERN_DB="$dir/postern.db" "$@"
