@@ -13,7 +13,8 @@
 #                made here, a certificate *.bench.tlscheck.example), QUIT
 # and runs `postern tls survey` over all the domains at each number of
 # connections (-c), a fresh process each time (so DNS included, nothing
-# cached), checking that every host gave trusted TLS; then the ceiling:
+# cached; --no-policy: the TLS probes alone, no MTA-STS/DANE lookups and
+# no database), checking that every host gave trusted TLS; then the ceiling:
 # `openssl speed` for X25519 and ECDSA P-256, from which the handshakes
 # per second of this machine's cores if they did nothing but the
 # handshake's public-key operations (client and server: 2 X25519 each,
