@@ -73,13 +73,32 @@ static int check_pending(acct_db *db, const acct_pending_msg *m, int full)
 	return ACCT_OK;
 }
 
+static int check_smtp_tls(acct_db *db, const acct_smtp_tls *t)
+{
+	int r;
+
+	if (t->pid <= 0)
+		return acct__err(db, ACCT_EINVAL, "an smtp process's TLS state needs a process id");
+	if ((int)t->tls_trust < ACCT_TRUST_NONE || t->tls_trust > ACCT_TRUST_VERIFIED)
+		return acct__err(db, ACCT_EINVAL, "unknown TLS trust level %d", (int)t->tls_trust);
+	if ((r = check_text(db, "TLS host", t->host, ACCT_EVENT_ADDR_MAX, 1)) != ACCT_OK ||
+	    (r = check_text(db, "TLS protocol", t->protocol, 31, 0)) != ACCT_OK ||
+	    (r = check_text(db, "TLS cipher", t->cipher, 127, 0)) != ACCT_OK ||
+	    (r = check_text(db, "certificate error", t->verify_error, ACCT_EVENT_TEXT_MAX, 0)) != ACCT_OK)
+		return r;
+	return ACCT_OK;
+}
+
 static int check_batch(acct_db *db, const acct_event_batch *b)
 {
 	int r;
 
 	if ((b->n_events && !b->events) || (b->n_expired && !b->expired) || (b->n_opened && !b->opened) ||
-	    (b->n_closed && !b->closed))
+	    (b->n_closed && !b->closed) || (b->n_tls_dropped && !b->tls_dropped) || (b->n_tls_set && !b->tls_set))
 		return acct__err(db, ACCT_EINVAL, "a batch count is set without its array");
+	for (size_t i = 0; i < b->n_tls_set; i++)
+		if ((r = check_smtp_tls(db, &b->tls_set[i])) != ACCT_OK)
+			return r;
 	for (size_t i = 0; i < b->n_events; i++)
 		if ((r = check_event(db, &b->events[i])) != ACCT_OK)
 			return r;
@@ -188,6 +207,10 @@ int acct_event_add(acct_db *db, const acct_event_batch *b)
 		r = STORE(db)->event_expire(db->st, &b->expired[i]);
 	for (size_t i = 0; r == ACCT_OK && i < b->n_closed; i++)
 		r = STORE(db)->pending_del(db->st, b->closed[i].queue_id, b->closed[i].submitted_at);
+	for (size_t i = 0; r == ACCT_OK && i < b->n_tls_dropped; i++)
+		r = STORE(db)->smtptls_del(db->st, b->tls_dropped[i]);
+	for (size_t i = 0; r == ACCT_OK && i < b->n_tls_set; i++)
+		r = STORE(db)->smtptls_put(db->st, &b->tls_set[i]);
 	if (r == ACCT_OK && b->pos)
 		r = STORE(db)->logpos_put(db->st, b->log_name, b->pos, acct_now(db));
 	if (r != ACCT_OK && db->st->err[0])
@@ -217,6 +240,19 @@ int acct_pending_foreach(acct_db *db, acct_pending_cb cb, void *ctx)
 		return ACCT_EINVAL;
 	acct__clear(db);
 	r = STORE(db)->pending_foreach(db->st, cb, ctx);
+	if (r < 0 && db->st->err[0])
+		return acct__store_err(db, r);
+	return r;
+}
+
+int acct_smtp_tls_foreach(acct_db *db, acct_smtp_tls_cb cb, void *ctx)
+{
+	int r;
+
+	if (db == NULL || cb == NULL)
+		return ACCT_EINVAL;
+	acct__clear(db);
+	r = STORE(db)->smtptls_foreach(db->st, cb, ctx);
 	if (r < 0 && db->st->err[0])
 		return acct__store_err(db, r);
 	return r;

@@ -183,6 +183,10 @@ typedef struct store_ops {
 	int (*pending_foreach)(store *st, acct_pending_cb cb, void *ctx);
 	int (*logpos_put)(store *st, const char *name, const acct_log_pos *p, int64_t now);
 	int (*logpos_get)(store *st, const char *name, acct_log_pos *out);  /* ACCT_ENOTFOUND if none */
+	/* smtp processes' TLS state (db/0006_smtp_tls.sql) */
+	int (*smtptls_put)(store *st, const acct_smtp_tls *t);  /* insert or replace, by pid */
+	int (*smtptls_del)(store *st, int64_t pid);              /* none is fine */
+	int (*smtptls_foreach)(store *st, acct_smtp_tls_cb cb, void *ctx); /* by time */
 	int (*event_foreach)(store *st, const acct_event_query *q, acct_event_cb cb, void *ctx);
 	int (*tls_report)(store *st, const char *account, int64_t since, acct_tls_report *out);
 	int (*cleardomain_foreach)(store *st, const char *account, int64_t since, acct_domain_cb cb, void *ctx);

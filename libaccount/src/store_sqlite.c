@@ -63,6 +63,9 @@ enum q {
 	Q_PENDING_ALL,
 	Q_LOGPOS_PUT,
 	Q_LOGPOS_GET,
+	Q_SMTPTLS_PUT,
+	Q_SMTPTLS_DEL,
+	Q_SMTPTLS_ALL,
 	Q_EVENT_QUERY,
 	Q_TLS_REPORT,
 	Q_TLS_PROTOCOLS,
@@ -187,6 +190,11 @@ static const char *const sql_text[Q_COUNT] = {
 	                 "excluded.inode, offset = excluded.offset, updated_at = excluded.updated_at, fingerprint = "
 	                 "excluded.fingerprint",
 	[Q_LOGPOS_GET] = "SELECT device, inode, offset, updated_at, fingerprint FROM log_position WHERE name = ?1",
+	[Q_SMTPTLS_PUT] = "INSERT OR REPLACE INTO maillog_smtp_tls (pid, time, host, established, protocol, cipher, "
+	                  "trust, verify_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_SMTPTLS_DEL] = "DELETE FROM maillog_smtp_tls WHERE pid = ?1",
+	[Q_SMTPTLS_ALL] = "SELECT pid, time, host, established, protocol, cipher, trust, verify_error FROM "
+	                  "maillog_smtp_tls ORDER BY time, pid",
 	/* The newest `limit` events of the range, handed out oldest first. */
 	[Q_EVENT_QUERY] = "SELECT id, time, submitted_at, queue_id, account, sender, recipient, message_id, client, "
 	                  "type, dsn, reason, relay, transport, tls_protocol, tls_cipher, tls_trust, tls_refused "
@@ -1319,6 +1327,60 @@ static int sq_logpos_get(store *st, const char *name, acct_log_pos *out)
 	return r;
 }
 
+static int sq_smtptls_put(store *st, const acct_smtp_tls *t)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_SMTPTLS_PUT, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, t->pid);
+	sqlite3_bind_int64(q, 2, t->time);
+	bind_text(q, 3, t->host);
+	sqlite3_bind_int(q, 4, t->established ? 1 : 0);
+	bind_text(q, 5, t->protocol);
+	bind_text(q, 6, t->cipher);
+	bind_text(q, 7, trust_names[t->tls_trust]);
+	bind_text(q, 8, t->verify_error);
+	return run(s, q, "saving an smtp process's TLS state");
+}
+
+static int sq_smtptls_del(store *st, int64_t pid)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_SMTPTLS_DEL, &q)) != ACCT_OK)
+		return r;
+	sqlite3_bind_int64(q, 1, pid);
+	return run(s, q, "forgetting an smtp process's TLS state");
+}
+
+static void row_smtptls(sqlite3_stmt *q, acct_smtp_tls *t)
+{
+	t->pid = sqlite3_column_int64(q, 0);
+	t->time = sqlite3_column_int64(q, 1);
+	t->host = ctext(q, 2);
+	t->established = sqlite3_column_int(q, 3);
+	t->protocol = ctext(q, 4);
+	t->cipher = ctext(q, 5);
+	t->tls_trust = (acct_tls_trust)name_index(ctext(q, 6), trust_names, 6);
+	t->verify_error = ctext(q, 7);
+}
+
+static int sq_smtptls_foreach(store *st, acct_smtp_tls_cb cb, void *ctx)
+{
+	sqlite_store *s = S(st);
+	sqlite3_stmt *q;
+	int r;
+
+	if ((r = prep(s, Q_SMTPTLS_ALL, &q)) != ACCT_OK)
+		return r;
+	WALK(s, q, acct_smtp_tls, row_smtptls, cb, ctx, "reading the smtp processes' TLS state");
+}
+
 static void row_event(sqlite3_stmt *q, acct_event *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -1641,6 +1703,9 @@ const store_ops store_sqlite = {
 	.pending_foreach = sq_pending_foreach,
 	.logpos_put = sq_logpos_put,
 	.logpos_get = sq_logpos_get,
+	.smtptls_put = sq_smtptls_put,
+	.smtptls_del = sq_smtptls_del,
+	.smtptls_foreach = sq_smtptls_foreach,
 	.event_foreach = sq_event_foreach,
 	.tls_report = sq_tls_report,
 	.cleardomain_foreach = sq_cleardomain_foreach,

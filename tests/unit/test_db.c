@@ -97,6 +97,13 @@ static void test_no_create(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+static int count_rows(const acct_smtp_tls *t, void *ctx)
+{
+	(void)t;
+	(*(int *)ctx)++;
+	return 0;
+}
+
 /* Build a database at every earlier schema version, with data, and
  * check that opening it upgrades it and keeps the data. */
 static void test_migrate_from_every_version(void **state)
@@ -129,6 +136,11 @@ static void test_migrate_from_every_version(void **state)
 			assert_int_equal(acct_logpos_get(db, "maillog", &pos), ACCT_ENOTFOUND);
 			assert_int_equal(acct_tls_report_get(&rep, db, NULL, 0), ACCT_OK);
 			assert_int_equal(rep.delivered, 0);
+		}
+		{ /* schema 6: the smtp processes' TLS state is there and empty */
+			int n = 0;
+			assert_int_equal(acct_smtp_tls_foreach(db, count_rows, &n), ACCT_OK);
+			assert_int_equal(n, 0);
 		}
 		acct_close(db);
 	}

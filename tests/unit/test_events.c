@@ -472,6 +472,140 @@ static void test_prune(void **state)
 	assert_int_equal(audit_count(fx->db, "event.prune", NULL), before + 2);
 }
 
+typedef struct tls_rows {
+	int n;
+	int64_t pid[8], time[8];
+	char host[8][64], proto[8][32], cipher[8][64], verr[8][64];
+	int established[8];
+	acct_tls_trust trust[8];
+} tls_rows;
+
+static int on_tls_row(const acct_smtp_tls *t, void *ctx)
+{
+	tls_rows *c = ctx;
+	if (c->n >= 8)
+		return 1;
+	c->pid[c->n] = t->pid;
+	c->time[c->n] = t->time;
+	snprintf(c->host[c->n], sizeof c->host[0], "%s", t->host);
+	snprintf(c->proto[c->n], sizeof c->proto[0], "%s", t->protocol ? t->protocol : "-");
+	snprintf(c->cipher[c->n], sizeof c->cipher[0], "%s", t->cipher ? t->cipher : "-");
+	snprintf(c->verr[c->n], sizeof c->verr[0], "%s", t->verify_error ? t->verify_error : "-");
+	c->established[c->n] = t->established;
+	c->trust[c->n] = t->tls_trust;
+	c->n++;
+	return 0;
+}
+
+static tls_rows *tls_list(acct_db *db)
+{
+	static tls_rows c;
+	memset(&c, 0, sizeof c);
+	assert_int_equal(acct_smtp_tls_foreach(db, on_tls_row, &c), ACCT_OK);
+	return &c;
+}
+
+/* Schema 6: the smtp processes' TLS state, written with the position in
+ * one batch: dropped pids deleted first, then each state inserted or
+ * replaced by pid; read back oldest first; bad input refused whole. */
+static void test_smtp_tls_state(void **state)
+{
+	fixture *fx = FX(state);
+	acct_log_pos pos = {.device = 1, .inode = 2, .offset = 100}, got;
+	acct_smtp_tls set[3] = {
+	    {.pid = 9555, .time = 2000, .host = "mx.a.example[192.0.2.1]:25", .established = 1, .protocol = "TLSv1.3",
+	     .cipher = "TLS_AES_256_GCM_SHA384", .tls_trust = ACCT_TRUST_VERIFIED},
+	    {.pid = 9558, .time = 1990, .host = "mx.b.example[192.0.2.2]:25", .verify_error = "self-signed certificate"},
+	    {.pid = 40, .time = 1995, .host = "mx.c.example[192.0.2.3]:25", .established = 1, .protocol = "TLSv1.2",
+	     .tls_trust = ACCT_TRUST_ANONYMOUS}};
+	acct_event_batch b = {0};
+	b.tls_set = set;
+	b.n_tls_set = 3;
+	b.log_name = "maillog";
+	b.pos = &pos;
+	assert_int_equal(tls_list(fx->db)->n, 0);
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_OK);
+	tls_rows *r = tls_list(fx->db);
+	assert_int_equal(r->n, 3);
+	assert_int_equal(r->pid[0], 9558); /* by time */
+	assert_int_equal(r->established[0], 0);
+	assert_string_equal(r->proto[0], "-");
+	assert_string_equal(r->verr[0], "self-signed certificate");
+	assert_int_equal(r->trust[0], ACCT_TRUST_NONE);
+	assert_int_equal(r->pid[1], 40);
+	assert_string_equal(r->cipher[1], "-");
+	assert_int_equal(r->trust[1], ACCT_TRUST_ANONYMOUS);
+	assert_int_equal(r->pid[2], 9555);
+	assert_int_equal(r->time[2], 2000);
+	assert_string_equal(r->host[2], "mx.a.example[192.0.2.1]:25");
+	assert_string_equal(r->proto[2], "TLSv1.3");
+	assert_string_equal(r->cipher[2], "TLS_AES_256_GCM_SHA384");
+	assert_int_equal(r->trust[2], ACCT_TRUST_VERIFIED);
+	assert_int_equal(r->established[2], 1);
+	assert_int_equal(acct_logpos_get(fx->db, "maillog", &got), ACCT_OK);
+	assert_int_equal(got.offset, 100);
+
+	/* 9558 established now (replaced), 40 dropped, in one batch */
+	int64_t drop[1] = {40};
+	acct_smtp_tls again = {.pid = 9558, .time = 2001, .host = "mx.b.example[192.0.2.2]:25", .established = 1,
+	                       .protocol = "TLSv1.2", .cipher = "ECDHE-RSA-AES128-GCM-SHA256",
+	                       .tls_trust = ACCT_TRUST_UNTRUSTED, .verify_error = "self-signed certificate"};
+	b.tls_set = &again;
+	b.n_tls_set = 1;
+	b.tls_dropped = drop;
+	b.n_tls_dropped = 1;
+	pos.offset = 200;
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_OK);
+	r = tls_list(fx->db);
+	assert_int_equal(r->n, 2);
+	assert_int_equal(r->pid[0], 9555);
+	assert_int_equal(r->pid[1], 9558);
+	assert_int_equal(r->established[1], 1);
+	assert_int_equal(r->trust[1], ACCT_TRUST_UNTRUSTED);
+	/* dropping a pid the store does not hold is fine */
+	drop[0] = 12345;
+	b.n_tls_set = 0;
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_OK);
+	assert_int_equal(tls_list(fx->db)->n, 2);
+
+	/* bad input: refused whole, with what is wrong; the drop in the same
+	 * batch is not done either */
+	drop[0] = 9555;
+	acct_smtp_tls bad = again;
+	b.tls_set = &bad;
+	b.n_tls_set = 1;
+	bad.pid = 0;
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
+	assert_non_null(strstr(acct_errmsg(fx->db), "process id"));
+	bad = again;
+	bad.host = NULL;
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
+	assert_non_null(strstr(acct_errmsg(fx->db), "TLS host"));
+	bad = again;
+	bad.tls_trust = (acct_tls_trust)9;
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
+	bad = again;
+	bad.protocol = "TLSv1.3-with-a-protocol-name-far-too-long";
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
+	assert_non_null(strstr(acct_errmsg(fx->db), "TLS protocol"));
+	bad = again;
+	bad.verify_error = "bad\ncertificate";
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
+	assert_non_null(strstr(acct_errmsg(fx->db), "control character"));
+	b.n_tls_set = 0;
+	b.tls_set = NULL;
+	b.n_tls_set = 1;
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
+	b.n_tls_set = 0;
+	b.tls_dropped = NULL;
+	assert_int_equal(acct_event_add(fx->db, &b), ACCT_EINVAL);
+	assert_int_equal(tls_list(fx->db)->n, 2);
+	assert_int_equal(acct_logpos_get(fx->db, "maillog", &got), ACCT_OK);
+	assert_int_equal(got.offset, 200);
+	assert_int_equal(acct_smtp_tls_foreach(NULL, on_tls_row, NULL), ACCT_EINVAL);
+	assert_int_equal(acct_smtp_tls_foreach(fx->db, NULL, NULL), ACCT_EINVAL);
+}
+
 static void test_null_arguments(void **state)
 {
 	fixture *fx = FX(state);
@@ -508,6 +642,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_login_resolved_to_account, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_null_arguments, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_smtp_tls_state, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -625,6 +625,25 @@ typedef struct acct_pending_msg {
 	int64_t submitted_at;
 } acct_pending_msg;
 
+/* The TLS state of one of Postfix's smtp processes, as the follower
+ * remembers it across its restarts (schema 6): the "... TLS connection
+ * established to HOST" line (or "certificate verification failed for
+ * HOST") that process logged last, which its following delivery lines to
+ * the same host inherit, since they carry no TLS details of their own.
+ * One per process id; the follower keeps at most a fixed number (its
+ * table of smtp processes, 512) and deletes them as it drops them. */
+typedef struct acct_smtp_tls {
+	int64_t pid;              /* > 0 */
+	int64_t time;             /* of the log line that set it */
+	const char *host;         /* as logged: "mx.example.com[192.0.2.1]:25" */
+	int established;          /* a connection is established (else only
+	                             a verification failure was seen) */
+	const char *protocol;     /* "TLSv1.3"; may be NULL when not established */
+	const char *cipher;       /* may be NULL */
+	acct_tls_trust tls_trust;
+	const char *verify_error; /* the certificate error logged just before; may be NULL */
+} acct_smtp_tls;
+
 #define ACCT_LOG_FINGERPRINT_MAX 64
 
 /* Where a log follower is: the file's identity and the offset after
@@ -654,12 +673,21 @@ typedef struct acct_event_batch {
 	size_t n_closed;
 	const char *log_name;            /* the followed file's path; needed with pos */
 	const acct_log_pos *pos;
+	/* smtp processes' TLS state (schema 6): the pids in tls_dropped are
+	 * deleted first, then each of tls_set inserted or replaced (by pid) */
+	const int64_t *tls_dropped;
+	size_t n_tls_dropped;
+	const acct_smtp_tls *tls_set;
+	size_t n_tls_set;
 } acct_event_batch;
 
 /* Record a batch.  ACCT_EINVAL (nothing written) if an event lacks a
  * queue id, account or recipient, has an unknown type, or a string is
  * longer than its maximum (queue id ACCT_QUEUE_ID_MAX, addresses
- * ACCT_EVENT_ADDR_MAX, texts ACCT_EVENT_TEXT_MAX). */
+ * ACCT_EVENT_ADDR_MAX, texts ACCT_EVENT_TEXT_MAX), or a TLS state has a
+ * pid <= 0, no host, an unknown trust or a string too long (host
+ * ACCT_EVENT_ADDR_MAX, protocol 31, cipher 127, verify_error
+ * ACCT_EVENT_TEXT_MAX). */
 ACCT_API int acct_event_add(acct_db *db, const acct_event_batch *batch);
 
 /* The saved position of the follower of `log_name`; ACCT_ENOTFOUND if
@@ -670,6 +698,13 @@ typedef int (*acct_pending_cb)(const acct_pending_msg *msg, void *ctx);
 
 /* The messages in flight, oldest first. */
 ACCT_API int acct_pending_foreach(acct_db *db, acct_pending_cb cb, void *ctx);
+
+typedef int (*acct_smtp_tls_cb)(const acct_smtp_tls *tls, void *ctx);
+
+/* The smtp processes' TLS state the follower saved, oldest first
+ * (borrowed strings, valid during the callback).  A callback returning
+ * non-zero stops the iteration, whose result that is. */
+ACCT_API int acct_smtp_tls_foreach(acct_db *db, acct_smtp_tls_cb cb, void *ctx);
 
 typedef struct acct_event_query {
 	const char *account;  /* NULL = every account */
