@@ -5,6 +5,11 @@
  * outputs not yet committed (copied into one string arena, since the
  * correlator's pointers live only during its callback), and the
  * position, which moves in the store only together with that batch.
+ * The smtp processes' TLS state changes are coalesced per slot of the
+ * correlator's table (the last change of a slot in the batch is what the
+ * store gets), and the follower mirrors which pid the store holds for
+ * each slot, so that a process taking a slot replaces the row of the one
+ * it displaced.
  * The file read is the log itself or a rotated one, plain or gzip
  * compressed (read through zlib's gz* functions, fixed buffers); the
  * first FP_MAX bytes read are kept for the position's fingerprint.
@@ -52,6 +57,14 @@ typedef struct pend_ref {
 	size_t s[5]; /* qid account sender msgid client */
 } pend_ref;
 
+/* a slot's TLS state as of the last change in this batch */
+typedef struct tls_ref {
+	int64_t pid, time; /* pid 0 = the slot is empty now */
+	int established;
+	acct_tls_trust trust;
+	size_t s[4]; /* host protocol cipher verify_error */
+} tls_ref;
+
 typedef struct vec {
 	void *v;
 	size_t n, cap, size;
@@ -92,6 +105,12 @@ struct mlf {
 	char *arena;
 	size_t alen, acap;
 	vec evs, opens, closes, expiries;
+	tls_ref tls[MLT_PIDS];         /* the batch's changes of the TLS slots */
+	unsigned char tls_dirty[MLT_PIDS];
+	uint16_t tls_list[MLT_PIDS];   /* the slots changed, in order */
+	size_t n_tls;
+	int64_t tls_stored[MLT_PIDS];  /* the pid the store holds per slot (0 = none) */
+	vec tls_forget;                /* pids of stored rows no slot holds (read at start) */
 	mlf_stats st;
 };
 
@@ -196,6 +215,25 @@ static int on_output(const mlt_output *o, void *ctx)
 		p->time = o->expiry->time;
 		for (int i = 1; i < 5; i++)
 			p->s[i] = NONE;
+	} else if (o->kind == MLT_TLS) {
+		if (o->slot >= MLT_PIDS)
+			return -1;
+		tls_ref *x = &f->tls[o->slot];
+		if (!f->tls_dirty[o->slot]) {
+			f->tls_dirty[o->slot] = 1;
+			f->tls_list[f->n_tls++] = (uint16_t)o->slot;
+		}
+		memset(x, 0, sizeof *x);
+		if (o->tls) {
+			x->pid = o->tls->pid;
+			x->time = o->tls->time;
+			x->established = o->tls->established;
+			x->trust = o->tls->tls_trust;
+			x->s[0] = put(f, o->tls->host);
+			x->s[1] = put(f, o->tls->protocol);
+			x->s[2] = put(f, o->tls->cipher);
+			x->s[3] = put(f, o->tls->verify_error);
+		}
 	} else {
 		pend_ref *p = vec_push(o->kind == MLT_OPEN ? &f->opens : &f->closes);
 		if (!p)
@@ -209,6 +247,9 @@ static void batch_clear(mlf *f)
 {
 	f->alen = 0;
 	f->evs.n = f->opens.n = f->closes.n = f->expiries.n = 0;
+	for (size_t i = 0; i < f->n_tls; i++)
+		f->tls_dirty[f->tls_list[i]] = 0;
+	f->n_tls = 0;
 	f->since_commit = 0;
 	f->oom = 0;
 }
@@ -225,19 +266,43 @@ static void fill_pending(const mlf *f, const pend_ref *p, acct_pending_msg *m)
 
 static int commit(mlf *f)
 {
-	if (f->evs.n == 0 && f->opens.n == 0 && f->closes.n == 0 && f->expiries.n == 0 &&
-	    f->offset == f->committed && !f->pos_dirty)
+	int empty = f->evs.n == 0 && f->opens.n == 0 && f->closes.n == 0 && f->expiries.n == 0 && f->n_tls == 0 &&
+	            f->tls_forget.n == 0;
+	if (empty && f->offset == f->committed && !f->pos_dirty)
 		return ACCT_OK;
-	if (f->evs.n == 0 && f->opens.n == 0 && f->closes.n == 0 && f->expiries.n == 0 && f->offset == 0 &&
-	    f->stored && (f->dev != f->stored_dev || f->ino != f->stored_ino))
+	if (empty && f->offset == 0 && f->stored && (f->dev != f->stored_dev || f->ino != f->stored_ino))
 		return ACCT_OK; /* nothing to write (the position stays, see below) */
 	acct_event *ev = calloc(f->evs.n + 1, sizeof *ev);
 	acct_pending_msg *op = calloc(f->opens.n + 1, sizeof *op);
 	acct_pending_msg *cl = calloc(f->closes.n + 1, sizeof *cl);
 	acct_event_expiry *ex = calloc(f->expiries.n + 1, sizeof *ex);
+	acct_smtp_tls *ts = calloc(f->n_tls + 1, sizeof *ts);
+	int64_t *td = calloc(f->n_tls + f->tls_forget.n + 1, sizeof *td);
+	size_t n_ts = 0, n_td = 0;
 	int r = ACCT_ENOMEM;
-	if (!ev || !op || !cl || !ex)
+	if (!ev || !op || !cl || !ex || !ts || !td)
 		goto out;
+	/* per slot changed: the row of the pid the store held goes unless the
+	 * slot still holds that pid; the slot's state now, if any, is written */
+	for (size_t i = 0; i < f->tls_forget.n; i++)
+		td[n_td++] = ((const int64_t *)f->tls_forget.v)[i];
+	for (size_t i = 0; i < f->n_tls; i++) {
+		const tls_ref *x = &f->tls[f->tls_list[i]];
+		int64_t had = f->tls_stored[f->tls_list[i]];
+		if (had != 0 && had != x->pid)
+			td[n_td++] = had;
+		if (x->pid == 0)
+			continue;
+		acct_smtp_tls *t = &ts[n_ts++];
+		t->pid = x->pid;
+		t->time = x->time;
+		t->established = x->established;
+		t->tls_trust = x->trust;
+		t->host = get(f, x->s[0]);
+		t->protocol = get(f, x->s[1]);
+		t->cipher = get(f, x->s[2]);
+		t->verify_error = get(f, x->s[3]);
+	}
 	for (size_t i = 0; i < f->evs.n; i++) {
 		const ev_ref *x = (const ev_ref *)f->evs.v + i;
 		acct_event *e = &ev[i];
@@ -282,9 +347,12 @@ static int commit(mlf *f)
 	 * in the chain, whereas a position at 0 has nothing to recognise it by. */
 	int keep = f->offset == 0 && f->stored && (f->dev != f->stored_dev || f->ino != f->stored_ino);
 	acct_event_batch b = {ev, f->evs.n, ex, f->expiries.n, op, f->opens.n, cl, f->closes.n, f->path,
-	                      keep ? NULL : &pos};
+	                      keep ? NULL : &pos, td, n_td, ts, n_ts};
 	r = acct_event_add(f->db, &b);
 	if (r == ACCT_OK) {
+		for (size_t i = 0; i < f->n_tls; i++)
+			f->tls_stored[f->tls_list[i]] = f->tls[f->tls_list[i]].pid;
+		f->tls_forget.n = 0;
 		if (!keep) {
 			f->stored = 1;
 			f->stored_dev = f->dev;
@@ -301,6 +369,8 @@ out:
 	free(op);
 	free(cl);
 	free(ex);
+	free(ts);
+	free(td);
 	return r;
 }
 
@@ -762,7 +832,24 @@ static int restore_one(const acct_pending_msg *m, void *ctx)
 	return 0;
 }
 
-/* (Re)build the state from the store: messages in flight, position. */
+static int restore_tls(const acct_smtp_tls *x, void *ctx)
+{
+	mlf *f = ctx;
+	int64_t gone = 0;
+	(void)mlt_restore_tls(f->t, x, &gone);
+	if (gone != x->pid)
+		f->tls_stored[(uint64_t)x->pid % MLT_PIDS] = x->pid;
+	if (gone != 0) { /* a row no slot holds: deleted with the next commit */
+		int64_t *p = vec_push(&f->tls_forget);
+		if (!p)
+			return ACCT_ENOMEM;
+		*p = gone;
+	}
+	return 0;
+}
+
+/* (Re)build the state from the store: messages in flight, smtp
+ * processes' TLS state, position. */
 static int resync(mlf *f)
 {
 	acct_log_pos pos;
@@ -775,6 +862,10 @@ static int resync(mlf *f)
 		return ACCT_ENOMEM;
 	mlt_set_clock(f->t, f->now, f->o.local_offset_min);
 	if ((r = acct_pending_foreach(f->db, restore_one, f)) != ACCT_OK)
+		return r;
+	memset(f->tls_stored, 0, sizeof f->tls_stored);
+	f->tls_forget.n = 0;
+	if ((r = acct_smtp_tls_foreach(f->db, restore_tls, f)) != ACCT_OK)
 		return r;
 	r = acct_logpos_get(f->db, f->path, &pos);
 	if (r == ACCT_ENOTFOUND) {
@@ -843,6 +934,7 @@ int mlf_open(mlf **out, acct_db *db, const char *path, const mlf_options *opts, 
 	memcpy(f->path, path, strlen(path) + 1);
 	f->evs.size = sizeof(ev_ref);
 	f->opens.size = f->closes.size = f->expiries.size = sizeof(pend_ref);
+	f->tls_forget.size = sizeof(int64_t);
 	int r = resync(f);
 	if (r != ACCT_OK) {
 		snprintf(err, errlen, "%s: %s", path, acct_errmsg(db)[0] ? acct_errmsg(db) : acct_strerror(r));
@@ -959,5 +1051,6 @@ void mlf_close(mlf *f)
 	free(f->opens.v);
 	free(f->closes.v);
 	free(f->expiries.v);
+	free(f->tls_forget.v);
 	free(f);
 }

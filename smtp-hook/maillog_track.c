@@ -4,7 +4,9 @@
  * slots, found by queue id through a chained hash table and kept in
  * arrival order on a doubly linked list, so that the oldest is evicted
  * in O(1) when the array is full.  The smtp processes' TLS state is a
- * direct-mapped table indexed by pid.
+ * direct-mapped table indexed by pid; every change of a slot is emitted
+ * (MLT_TLS) so that the follower can persist it, and the table is swept
+ * of states older than MLT_TLS_MAX_AGE every TLS_SWEEP seconds of log.
  */
 #include "maillog_track.h"
 
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #define NIL UINT32_MAX
+#define TLS_SWEEP 600 /* seconds of log time between two sweeps of stale TLS state */
 
 typedef struct msg {
 	char qid[ML_QID_MAX + 1];
@@ -28,6 +31,7 @@ typedef struct msg {
 
 typedef struct pidtls {
 	int64_t pid; /* 0 = empty */
+	int64_t time; /* of the line that set it */
 	char host[ML_HOST_MAX + 1];
 	char protocol[32];
 	char cipher[ML_NAME_MAX + 1];
@@ -48,6 +52,7 @@ struct mlt {
 	int local_offset_min;
 	mlt_stats stats;
 	pidtls pids[MLT_PIDS];
+	int64_t swept; /* log time of the last sweep of stale TLS state */
 	char reason[ML_TEXT_MAX + 1]; /* scratch for an event's reason */
 	char transport[2 * ML_NAME_MAX + 2];
 };
@@ -242,30 +247,14 @@ int mlt_restore(mlt *t, const acct_pending_msg *p)
 	return 0;
 }
 
-static pidtls *pid_slot(mlt *t, int64_t pid)
+static unsigned int pid_index(int64_t pid)
 {
-	return &t->pids[(uint64_t)pid % MLT_PIDS];
+	return (unsigned int)((uint64_t)pid % MLT_PIDS);
 }
 
-static void on_tls(mlt *t, const maillog_rec *r)
+static pidtls *pid_slot(mlt *t, int64_t pid)
 {
-	pidtls *s = pid_slot(t, r->pid);
-	int same = s->pid == r->pid && strcmp(s->host, r->host) == 0;
-	char verr[sizeof s->verify_error];
-	memcpy(verr, s->verify_error, sizeof verr);
-	memset(s, 0, sizeof *s);
-	s->pid = r->pid;
-	memcpy(s->host, r->host, sizeof s->host);
-	if (r->kind == ML_TLS_VERIFY_FAILED) {
-		memcpy(s->verify_error, r->text, sizeof s->verify_error);
-		return;
-	}
-	if (same) /* "verification failed" comes just before "established" */
-		memcpy(s->verify_error, verr, sizeof s->verify_error);
-	s->established = 1;
-	s->trust = r->trust;
-	memcpy(s->protocol, r->protocol, sizeof s->protocol);
-	memcpy(s->cipher, r->cipher, sizeof s->cipher);
+	return &t->pids[pid_index(pid)];
 }
 
 static acct_tls_trust trust_of(ml_trust t)
@@ -280,18 +269,140 @@ static acct_tls_trust trust_of(ml_trust t)
 	return ACCT_TRUST_UNKNOWN;
 }
 
+static ml_trust ml_trust_of(acct_tls_trust t)
+{
+	switch (t) {
+	case ACCT_TRUST_ANONYMOUS: return ML_TRUST_ANONYMOUS;
+	case ACCT_TRUST_UNTRUSTED: return ML_TRUST_UNTRUSTED;
+	case ACCT_TRUST_TRUSTED: return ML_TRUST_TRUSTED;
+	case ACCT_TRUST_VERIFIED: return ML_TRUST_VERIFIED;
+	case ACCT_TRUST_NONE:
+	case ACCT_TRUST_UNKNOWN: break;
+	}
+	return ML_TRUST_UNKNOWN;
+}
+
+/* Tell the follower what slot `i` holds now. */
+static int emit_tls(mlt *t, unsigned int i)
+{
+	const pidtls *s = &t->pids[i];
+	acct_smtp_tls x;
+	mlt_output o = {.kind = MLT_TLS, .slot = i};
+	if (s->pid != 0) {
+		memset(&x, 0, sizeof x);
+		x.pid = s->pid;
+		x.time = s->time;
+		x.host = s->host;
+		x.established = s->established;
+		x.protocol = s->established ? s->protocol : NULL;
+		x.cipher = s->established && s->cipher[0] ? s->cipher : NULL;
+		x.tls_trust = s->established ? trust_of(s->trust) : ACCT_TRUST_NONE;
+		x.verify_error = s->verify_error[0] ? s->verify_error : NULL;
+		o.tls = &x;
+	}
+	return t->emit(&o, t->ctx);
+}
+
+static int drop_tls(mlt *t, pidtls *s)
+{
+	memset(s, 0, sizeof *s);
+	return emit_tls(t, (unsigned int)(s - t->pids));
+}
+
+/* At most every TLS_SWEEP seconds of log: empty the slots of processes
+ * that logged nothing for MLT_TLS_MAX_AGE (exited long ago; their pid
+ * may come back as another process), so that neither this table nor the
+ * store keeps them. */
+static int sweep_tls(mlt *t, int64_t now)
+{
+	if (now < t->swept) /* the log's clock went back: start again from here */
+		t->swept = now;
+	if (now - t->swept < TLS_SWEEP)
+		return 0;
+	t->swept = now;
+	for (unsigned int i = 0; i < MLT_PIDS; i++) {
+		pidtls *s = &t->pids[i];
+		int rc;
+		if (s->pid != 0 && now - s->time > MLT_TLS_MAX_AGE && (rc = drop_tls(t, s)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int mlt_restore_tls(mlt *t, const acct_smtp_tls *x, int64_t *displaced)
+{
+	pidtls tmp;
+	int64_t gone = 0;
+	memset(&tmp, 0, sizeof tmp);
+	if (displaced)
+		*displaced = x->pid;
+	if (x->pid <= 0 || !x->host || !x->host[0] || copy_str(tmp.host, sizeof tmp.host, x->host) ||
+	    copy_str(tmp.protocol, sizeof tmp.protocol, x->protocol) ||
+	    copy_str(tmp.cipher, sizeof tmp.cipher, x->cipher) ||
+	    copy_str(tmp.verify_error, sizeof tmp.verify_error, x->verify_error))
+		return -1;
+	tmp.pid = x->pid;
+	tmp.time = x->time;
+	tmp.established = x->established != 0;
+	tmp.trust = ml_trust_of(x->tls_trust);
+	pidtls *s = pid_slot(t, x->pid);
+	if (s->pid != 0 && s->pid != x->pid) {
+		if (s->time > x->time) { /* the slot's is newer: this one goes */
+			if (displaced)
+				*displaced = x->pid;
+			return 0;
+		}
+		gone = s->pid;
+	}
+	*s = tmp;
+	if (displaced)
+		*displaced = gone;
+	return 0;
+}
+
+static int on_tls(mlt *t, const maillog_rec *r)
+{
+	pidtls *s = pid_slot(t, r->pid);
+	int64_t now = rec_time(t, r);
+	int same = s->pid == r->pid && strcmp(s->host, r->host) == 0;
+	char verr[sizeof s->verify_error];
+	memcpy(verr, s->verify_error, sizeof verr);
+	memset(s, 0, sizeof *s);
+	s->pid = r->pid;
+	s->time = now;
+	memcpy(s->host, r->host, sizeof s->host);
+	if (r->kind == ML_TLS_VERIFY_FAILED) {
+		memcpy(s->verify_error, r->text, sizeof s->verify_error);
+	} else {
+		if (same) /* "verification failed" comes just before "established" */
+			memcpy(s->verify_error, verr, sizeof s->verify_error);
+		s->established = 1;
+		s->trust = r->trust;
+		memcpy(s->protocol, r->protocol, sizeof s->protocol);
+		memcpy(s->cipher, r->cipher, sizeof s->cipher);
+	}
+	int rc = emit_tls(t, pid_index(r->pid));
+	return rc ? rc : sweep_tls(t, now);
+}
+
 static int on_delivery(mlt *t, const maillog_rec *r)
 {
 	if (r->status == ML_ST_DELIVERABLE || r->status == ML_ST_UNDELIVERABLE || r->status == ML_ST_NONE)
 		return 0; /* address verification probes */
 	pidtls *s = pid_slot(t, r->pid);
-	int tls = 0;
+	int64_t now = rec_time(t, r);
+	int tls = 0, rc;
 	if (s->pid == r->pid) {
-		if (strcmp(s->host, r->host) == 0)
+		/* another host: another connection; too old: another process */
+		if (strcmp(s->host, r->host) != 0 || now - s->time > MLT_TLS_MAX_AGE) {
+			if ((rc = drop_tls(t, s)) != 0)
+				return rc;
+		} else {
 			tls = s->established;
-		else
-			memset(s, 0, sizeof *s); /* another host: another connection */
+		}
 	}
+	if ((rc = sweep_tls(t, now)) != 0)
+		return rc;
 	uint32_t i = lookup(t, r->qid);
 	if (i == NIL) {
 		t->stats.unknown++;
@@ -300,7 +411,7 @@ static int on_delivery(mlt *t, const maillog_rec *r)
 	const msg *m = &t->msgs[i];
 	acct_event ev;
 	memset(&ev, 0, sizeof ev);
-	ev.time = rec_time(t, r);
+	ev.time = now;
 	ev.submitted_at = m->submitted_at;
 	ev.queue_id = m->qid;
 	ev.account = m->account;
@@ -383,8 +494,7 @@ int mlt_feed(mlt *t, const maillog_rec *r)
 		return on_delivery(t, r);
 	case ML_TLS_ESTABLISHED:
 	case ML_TLS_VERIFY_FAILED:
-		on_tls(t, r);
-		return 0;
+		return on_tls(t, r);
 	case ML_QMGR_EXPIRED: {
 		i = lookup(t, r->qid);
 		if (i == NIL)

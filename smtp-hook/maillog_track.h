@@ -17,6 +17,13 @@
  *                changed (message id, sender): persist it, so that a
  *                restarted follower still knows the message's account
  *   MLT_CLOSE    the message left the queue ("removed") or was evicted
+ *   MLT_TLS      the TLS state of one of the MLT_PIDS slots of smtp
+ *                processes changed: `tls` is what the slot holds now, or
+ *                NULL when it was emptied (the process delivered to
+ *                another host, or its state aged out); persist it, so
+ *                that a restarted follower still gives a delivery line
+ *                the TLS details of the "TLS connection established" line
+ *                it read before the restart (mlt_restore_tls)
  * Only messages submitted by an account (sasl_username set) are
  * tracked; everything else is ignored.
  *
@@ -28,7 +35,10 @@
  * two live processes whose pids collide share a slot, and the loser's
  * next delivery line carries no TLS details).  TLS state of a process
  * holds for its delivery lines to the same host, and is dropped when it
- * delivers to another host (a new connection) or logs a new one.
+ * delivers to another host (a new connection) or logs a new one, or when
+ * it is older than MLT_TLS_MAX_AGE by the log's clock (Postfix reuses a
+ * connection for 300 s at most, smtp_connection_reuse_time_limit: an
+ * older state is a process that has exited, whose pid may come back).
  */
 #ifndef POSTERN_MAILLOG_TRACK_H
 #define POSTERN_MAILLOG_TRACK_H
@@ -41,10 +51,11 @@
 
 #define MLT_DEFAULT_MAX_MESSAGES 10000
 #define MLT_PIDS 512
+#define MLT_TLS_MAX_AGE 3600 /* seconds of log time */
 
 typedef struct mlt mlt;
 
-typedef enum mlt_kind { MLT_EVENT = 1, MLT_EXPIRED, MLT_OPEN, MLT_CLOSE } mlt_kind;
+typedef enum mlt_kind { MLT_EVENT = 1, MLT_EXPIRED, MLT_OPEN, MLT_CLOSE, MLT_TLS } mlt_kind;
 
 typedef struct mlt_output {
 	mlt_kind kind;
@@ -52,6 +63,8 @@ typedef struct mlt_output {
 	const acct_event_expiry *expiry; /* MLT_EXPIRED */
 	const acct_pending_msg *msg;   /* MLT_OPEN; MLT_CLOSE: queue_id and submitted_at only */
 	int lost;                      /* MLT_CLOSE by eviction */
+	unsigned int slot;             /* MLT_TLS: 0..MLT_PIDS-1 (pid % MLT_PIDS) */
+	const acct_smtp_tls *tls;      /* MLT_TLS: the slot's state now; NULL = empty */
 } mlt_output;
 
 /* Return 0 to go on; anything else stops mlt_feed, which returns it. */
@@ -78,6 +91,14 @@ int mlt_feed(mlt *t, const maillog_rec *rec);
 /* Re-create a message in flight from the store after a restart (no
  * output).  Returns 0, or -1 when a field is too long. */
 int mlt_restore(mlt *t, const acct_pending_msg *msg);
+
+/* Re-create an smtp process's TLS state from the store after a restart
+ * (no output), in slot tls->pid % MLT_PIDS.  When that slot already holds
+ * another process, the newer of the two (by time) stays: *displaced (may
+ * be NULL) is set to the pid that does not, else 0, so that the caller
+ * forgets it too.  Returns 0, or -1 when the pid is not positive or a
+ * field is too long for the table (then *displaced = tls->pid). */
+int mlt_restore_tls(mlt *t, const acct_smtp_tls *tls, int64_t *displaced);
 
 void mlt_get_stats(const mlt *t, mlt_stats *out);
 

@@ -24,6 +24,17 @@ static int check_output(const mlt_output *o, void *ctx)
 		if (strlen(e->queue_id) > ACCT_QUEUE_ID_MAX || strlen(e->recipient) > ACCT_EVENT_ADDR_MAX ||
 		    (e->reason && strlen(e->reason) > ACCT_EVENT_TEXT_MAX))
 			__builtin_trap();
+	} else if (o->kind == MLT_TLS) {
+		/* a slot's state: its own pid, a host, strings that fit the store */
+		const acct_smtp_tls *t = o->tls;
+		if (o->slot >= MLT_PIDS)
+			__builtin_trap();
+		if (t && (t->pid <= 0 || (uint64_t)t->pid % MLT_PIDS != o->slot || !t->host || !t->host[0] ||
+		          strlen(t->host) > ACCT_EVENT_ADDR_MAX || (t->protocol && strlen(t->protocol) > 31) ||
+		          (t->cipher && strlen(t->cipher) > 127) ||
+		          (t->verify_error && strlen(t->verify_error) > ACCT_EVENT_TEXT_MAX) ||
+		          (!t->established && t->protocol)))
+			__builtin_trap();
 	} else if (!((o->kind == MLT_EXPIRED && o->expiry->queue_id) || (o->kind != MLT_EXPIRED && o->msg->queue_id))) {
 		__builtin_trap();
 	}

@@ -27,6 +27,7 @@
 
 #include "maillog.h"
 #include "maillog_follow.h"
+#include "maillog_track.h"
 #include "testutil.h"
 
 #define NOW 1796170000 /* 2026-12-02, the recording's date */
@@ -778,6 +779,241 @@ static void test_gzip_damaged(void **state)
 	tmpdir_remove(dir);
 }
 
+/* The smtp processes' TLS state across a restart.  The "TLS connection
+ * established to HOST" line has no queue id: a delivery line inherits it
+ * from the state its process left, which must survive a follower that
+ * stops between the two.  The recorded log is split after every one of
+ * its lines: the first part followed and the follower stopped (closed
+ * normally, or, after the TLS lines, killed with SIGKILL once it saved
+ * its position), then the rest written and followed by a new follower on
+ * the same store: exactly the events of one straight pass every time. */
+static void test_tls_state_across_restart(void **state)
+{
+	(void)state;
+	char dir[256], dbpath[512], log[512];
+	tmpdir_make(dir, sizeof dir);
+	load_lines();
+	dump ref;
+	int ref_pending;
+	reference_run(dir, &ref, &ref_pending);
+	/* the TLS details the straight pass gives (trust 4 trusted, 5 verified,
+	 * 3 untrusted), which the splits must give too */
+	assert_non_null(strstr(ref.buf, " bob@verified.test 1 "));
+	assert_non_null(strstr(ref.buf, "127.0.0.1[127.0.0.1]:20030 TLSv1.3 TLS_AES_256_GCM_SHA384 5 0 "));
+	assert_non_null(strstr(ref.buf, "127.0.0.1[127.0.0.1]:20026 TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384 4 0 "));
+	assert_non_null(strstr(ref.buf, "127.0.0.1[127.0.0.1]:20028 TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384 3 1 "
+	                                "TLS required but not supported: Server certificate not verified "
+	                                "(self-signed certificate)"));
+	int tls_splits = 0;
+	for (size_t split = 1; split < nlines; split++) {
+		int after_tls = strstr(lines[split - 1], "TLS connection established to ") != NULL ||
+		                strstr(lines[split - 1], "certificate verification failed") != NULL;
+		snprintf(dbpath, sizeof dbpath, "%s/split%zu.db", dir, split);
+		snprintf(log, sizeof log, "%s/split%zu.log", dir, split);
+		for (size_t i = 0; i < split; i++)
+			append(log, lines[i], strlen(lines[i]));
+		notes n = {.len = 0};
+		if (after_tls) {
+			/* killed once the position after the TLS line is saved */
+			acct_close(open_db(dbpath));
+			pid_t pid = start_follower(dbpath, log, 2000);
+			wait_caught_up(dbpath, log, log);
+			kill_follower(pid);
+			tls_splits++;
+		} else {
+			follow_once(dbpath, log, 0, 1, &n);
+		}
+		for (size_t i = split; i < nlines; i++)
+			append(log, lines[i], strlen(lines[i]));
+		follow_once(dbpath, log, 0, 1, &n);
+		dump got;
+		int got_pending;
+		dump_db(dbpath, &got, &got_pending);
+		if (got.n != ref.n || strcmp(got.buf, ref.buf) != 0 || got_pending != ref_pending)
+			fail_msg("stopped after line %zu (%.60s...): events differ from one straight pass:\n--- got\n%s"
+			         "--- want\n%s",
+			         split, lines[split - 1], got.buf, ref.buf);
+		free(got.buf);
+		unlink(dbpath);
+		unlink(log);
+	}
+	assert_true(tls_splits >= 7); /* the recording's TLS lines */
+	free(ref.buf);
+	tmpdir_remove(dir);
+}
+
+/* The state is per connection: a restored state is dropped when the
+ * process delivers to another host, and that drop survives a restart
+ * too (a later delivery back to the first host, without a new TLS line,
+ * is in the clear); a "certificate verification failed" line read before
+ * a restart still gives a refusal after it its precise reason. */
+static void test_tls_state_host_change(void **state)
+{
+	(void)state;
+	char dir[256], dbpath[512], refdb[512], log[512], reflog[512];
+	const char *part[][3] = {
+	    {"Dec  2 09:00:00 mx postfix/submission/smtpd[10]: CCCC000001: client=c[192.0.2.1], sasl_method=PLAIN, "
+	     "sasl_username=acme\n",
+	     "Dec  2 09:00:01 mx postfix/qmgr[11]: CCCC000001: from=<s@acme.example>, size=10, nrcpt=4 (queue "
+	     "active)\n",
+	     "Dec  2 09:00:02 mx postfix/smtp[77]: Verified TLS connection established to mx.a.example[192.0.2.10]:25: "
+	     "TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (128/128 bits)\n"},
+	    {"Dec  2 09:00:03 mx postfix/smtp[77]: CCCC000001: to=<r1@a.example>, relay=mx.a.example[192.0.2.10]:25, "
+	     "delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n",
+	     "Dec  2 09:00:04 mx postfix/smtp[77]: CCCC000001: to=<r2@b.example>, relay=mx.b.example[192.0.2.20]:25, "
+	     "delay=2, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n",
+	     "Dec  2 09:00:05 mx postfix/postern-tls-verify/smtp[78]: certificate verification failed for "
+	     "mx.c.example[192.0.2.30]:25: untrusted issuer /CN=Nobody\n"},
+	    {"Dec  2 09:00:06 mx postfix/smtp[77]: CCCC000001: to=<r3@a.example>, relay=mx.a.example[192.0.2.10]:25, "
+	     "delay=3, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n",
+	     "Dec  2 09:00:06 mx postfix/postern-tls-verify/smtp[78]: CCCC000001: to=<r4@c.example>, "
+	     "relay=mx.c.example[192.0.2.30]:25, delay=3, delays=0/0/0.5/0, dsn=5.7.5, status=bounced (TLS required "
+	     "but not supported: Server certificate not verified)\n",
+	     "Dec  2 09:00:07 mx postfix/qmgr[11]: CCCC000001: removed\n"}};
+	tmpdir_make(dir, sizeof dir);
+	snprintf(dbpath, sizeof dbpath, "%s/e.db", dir);
+	snprintf(refdb, sizeof refdb, "%s/ref.db", dir);
+	snprintf(log, sizeof log, "%s/mail.log", dir);
+	snprintf(reflog, sizeof reflog, "%s/ref.log", dir);
+	notes n = {.len = 0};
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 3; i++)
+			append(reflog, part[k][i], strlen(part[k][i]));
+	follow_once(refdb, reflog, 0, 1, &n);
+	dump ref, got;
+	int ref_pending, got_pending;
+	dump_db(refdb, &ref, &ref_pending);
+	assert_int_equal(ref.n, 4);
+	assert_non_null(strstr(ref.buf, "CCCC000001 acme r1@a.example 1 "));
+	assert_non_null(strstr(ref.buf, " mx.a.example[192.0.2.10]:25 TLSv1.3 TLS_AES_128_GCM_SHA256 5 0 250 ok\n"));
+	assert_non_null(strstr(ref.buf, " mx.b.example[192.0.2.20]:25 - - 0 0 250 ok\n"));
+	assert_null(strstr(strstr(ref.buf, "r3@a.example"), "TLSv1.3")); /* r3, the last line but r4 */
+	assert_non_null(strstr(ref.buf, "r4@c.example 4 ")); /* blocked */
+	assert_non_null(strstr(ref.buf, "Server certificate not verified (untrusted issuer /CN=Nobody)\n"));
+
+	/* the same lines, the follower killed after each part once its
+	 * position is saved, and restarted */
+	acct_close(open_db(dbpath));
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < 3; i++)
+			append(log, part[k][i], strlen(part[k][i]));
+		pid_t pid = start_follower(dbpath, log, 2000);
+		wait_caught_up(dbpath, log, log);
+		kill_follower(pid);
+	}
+	dump_db(dbpath, &got, &got_pending);
+	if (got.n != ref.n || strcmp(got.buf, ref.buf) != 0 || got_pending != ref_pending)
+		fail_msg("events differ from one straight pass:\n--- got\n%s--- want\n%s", got.buf, ref.buf);
+	free(got.buf);
+	free(ref.buf);
+	tmpdir_remove(dir);
+}
+
+typedef struct tls_rows {
+	int n;
+	int64_t max_pid[MLT_PIDS]; /* per slot, the pid of its row */
+	int per_slot_max;
+} tls_rows;
+
+static int on_tls_row(const acct_smtp_tls *t, void *ctx)
+{
+	tls_rows *r = ctx;
+	unsigned slot = (unsigned)((uint64_t)t->pid % MLT_PIDS);
+	if (r->max_pid[slot] != 0)
+		r->per_slot_max = 2; /* two rows for one slot */
+	r->max_pid[slot] = t->pid;
+	r->n++;
+	return 0;
+}
+
+static tls_rows *tls_rows_of(const char *dbpath)
+{
+	static tls_rows r;
+	memset(&r, 0, sizeof r);
+	acct_db *db = open_db(dbpath);
+	assert_int_equal(acct_smtp_tls_foreach(db, on_tls_row, &r), ACCT_OK);
+	acct_close(db);
+	return &r;
+}
+
+/* The saved TLS state is bounded: one row per slot of the correlator's
+ * table (600 processes in 512 slots: 512 rows, each the slot's last
+ * process), rows of two processes sharing a slot (a store written by a
+ * follower with another table) are cut to the newer at the next start,
+ * and states an hour old are deleted with the next batch. */
+static void test_tls_state_bounded(void **state)
+{
+	(void)state;
+	char dir[256], dbpath[512], log[512], line[512];
+	tmpdir_make(dir, sizeof dir);
+	snprintf(dbpath, sizeof dbpath, "%s/e.db", dir);
+	snprintf(log, sizeof log, "%s/mail.log", dir);
+	notes n = {.len = 0};
+	for (int pid = 1000; pid < 1600; pid++) {
+		int k = snprintf(line, sizeof line,
+		                 "Dec  2 09:00:%02d mx postfix/smtp[%d]: Trusted TLS connection established to "
+		                 "mx%d.example[192.0.2.1]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\n",
+		                 (pid - 1000) / 20, pid, pid);
+		append(log, line, (size_t)k);
+	}
+	follow_once(dbpath, log, 0, 1, &n);
+	tls_rows *r = tls_rows_of(dbpath);
+	assert_int_equal(r->n, MLT_PIDS);
+	assert_int_equal(r->per_slot_max, 0);
+	for (int pid = 1000; pid < 1600; pid++) { /* each slot holds its last process */
+		unsigned slot = (unsigned)pid % MLT_PIDS;
+		assert_true(r->max_pid[slot] == pid || r->max_pid[slot] == pid + MLT_PIDS);
+	}
+
+	/* more rows for one slot: slot 7 holds 1543 (09:00:27); 7 (09:00:35)
+	 * and 519 (09:00:38) added: the newest is kept */
+	acct_db *db = open_db(dbpath);
+	acct_smtp_tls two[2] = {{.pid = 7 + MLT_PIDS, .time = 1796202038, .host = "mx.a.example[192.0.2.1]:25",
+	                         .established = 1, .protocol = "TLSv1.2", .tls_trust = ACCT_TRUST_UNTRUSTED},
+	                        {.pid = 7, .time = 1796202035, .host = "mx.b.example[192.0.2.2]:25", .established = 1,
+	                         .protocol = "TLSv1.3", .tls_trust = ACCT_TRUST_VERIFIED}};
+	acct_event_batch b = {0};
+	b.tls_set = two;
+	b.n_tls_set = 2;
+	assert_int_equal(acct_event_add(db, &b), ACCT_OK);
+	acct_close(db);
+	r = tls_rows_of(dbpath);
+	assert_int_equal(r->n, MLT_PIDS + 2);
+	assert_int_equal(r->per_slot_max, 2);
+	const char *msg[] = {
+	    "Dec  2 09:00:40 mx postfix/submission/smtpd[10]: DDDD000001: client=c[192.0.2.1], sasl_method=PLAIN, "
+	    "sasl_username=acme\n",
+	    "Dec  2 09:00:41 mx postfix/smtp[519]: DDDD000001: to=<r1@a.example>, relay=mx.a.example[192.0.2.1]:25, "
+	    "delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n",
+	    "Dec  2 09:00:41 mx postfix/smtp[7]: DDDD000001: to=<r2@b.example>, relay=mx.b.example[192.0.2.2]:25, "
+	    "delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n"};
+	for (int i = 0; i < 3; i++)
+		append(log, msg[i], strlen(msg[i]));
+	follow_once(dbpath, log, 0, 1, &n);
+	r = tls_rows_of(dbpath);
+	assert_int_equal(r->n, MLT_PIDS); /* 1543 and 7 deleted */
+	assert_int_equal(r->per_slot_max, 0);
+	assert_int_equal(r->max_pid[7], 519);
+	dump d;
+	int pending;
+	dump_db(dbpath, &d, &pending);
+	assert_int_equal(d.n, 2);
+	assert_non_null(strstr(d.buf, "r1@a.example 1 "));
+	assert_non_null(strstr(d.buf, " mx.a.example[192.0.2.1]:25 TLSv1.2 - 3 0 250 ok\n"));
+	assert_non_null(strstr(d.buf, " mx.b.example[192.0.2.2]:25 - - 0 0 250 ok\n")); /* 7's state was cut */
+	free(d.buf);
+
+	/* an hour later, every state is stale: deleted with the next batch */
+	const char *late = "Dec  2 10:01:00 mx postfix/qmgr[11]: DDDD000001: removed\n"
+	                   "Dec  2 10:01:00 mx postfix/smtp[9]: DDDD000002: to=<x@c.example>, relay=c[192.0.2.3]:25, "
+	                   "delay=1, dsn=2.0.0, status=sent (250 ok)\n";
+	append(log, late, strlen(late));
+	follow_once(dbpath, log, 0, 1, &n);
+	r = tls_rows_of(dbpath);
+	assert_int_equal(r->n, 0);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -786,6 +1022,9 @@ int main(void)
 	    cmocka_unit_test(test_rotation_and_kills),
 	    cmocka_unit_test(test_gzip_rotation_while_down),
 	    cmocka_unit_test(test_gzip_damaged),
+	    cmocka_unit_test(test_tls_state_across_restart),
+	    cmocka_unit_test(test_tls_state_host_change),
+	    cmocka_unit_test(test_tls_state_bounded),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	free_lines();

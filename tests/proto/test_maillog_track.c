@@ -30,9 +30,19 @@ typedef struct copy_ev {
 	int64_t time, submitted_at;
 } copy_ev;
 
+/* an MLT_TLS output: what a slot holds now */
+typedef struct copy_tls {
+	int64_t pid, time; /* pid 0 = emptied */
+	char host[320], proto[32], cipher[128], verr[600];
+	int established;
+	acct_tls_trust trust;
+} copy_tls;
+
 typedef struct sink {
 	copy_ev out[MAX_OUT];
 	size_t n;
+	copy_tls tls[MLT_PIDS]; /* per slot, the last MLT_TLS output */
+	size_t n_tls;           /* MLT_TLS outputs (not in out[]) */
 	acct_pending_msg open[MAX_OUT]; /* only counted */
 	size_t n_open, n_close;
 	int stop_at; /* return 7 at this output number (1-based); 0 = never */
@@ -46,6 +56,24 @@ static void cp(char *dst, size_t cap, const char *s)
 static int on_out(const mlt_output *o, void *ctx)
 {
 	sink *s = ctx;
+	if (o->kind == MLT_TLS) {
+		assert_true(o->slot < MLT_PIDS);
+		copy_tls *c = &s->tls[o->slot];
+		memset(c, 0, sizeof *c);
+		s->n_tls++;
+		if (o->tls) {
+			assert_true(o->tls->pid > 0 && (uint64_t)o->tls->pid % MLT_PIDS == o->slot);
+			c->pid = o->tls->pid;
+			c->time = o->tls->time;
+			cp(c->host, sizeof c->host, o->tls->host);
+			cp(c->proto, sizeof c->proto, o->tls->protocol);
+			cp(c->cipher, sizeof c->cipher, o->tls->cipher);
+			cp(c->verr, sizeof c->verr, o->tls->verify_error);
+			c->established = o->tls->established;
+			c->trust = o->tls->tls_trust;
+		}
+		return 0;
+	}
 	assert_true(s->n < MAX_OUT);
 	copy_ev *c = &s->out[s->n++];
 	memset(c, 0, sizeof *c);
@@ -374,6 +402,139 @@ static void test_tls_state_per_connection(void **state)
 	free(s);
 }
 
+/* log time (Unix) of a syslog stamp, as the tracker reads it */
+static int64_t stamp(const char *hms)
+{
+	char line[256];
+	maillog_rec r;
+	int64_t v;
+	snprintf(line, sizeof line, "Dec  2 %s mx postfix/qmgr[11]: FFFF000001: removed", hms);
+	assert_int_equal(maillog_parse(&r, line, strlen(line)), ML_REC);
+	assert_int_equal(maillog_time_unix(&v, &r.time, 1796170000, 0), 0);
+	return v;
+}
+
+static void deliver_at(mlt *t, const char *hms, int pid, const char *qid, const char *rcpt, const char *host)
+{
+	char line[512];
+	snprintf(line, sizeof line,
+	         "Dec  2 %s mx postfix/smtp[%d]: %s: to=<%s>, relay=%s, delay=1, dsn=2.0.0, status=sent (ok)", hms, pid,
+	         qid, rcpt, host);
+	assert_int_equal(feed_line(t, line), 0);
+}
+
+/* Every change of an smtp process's TLS state is an MLT_TLS output (what
+ * its slot holds now), which a new tracker takes back (mlt_restore_tls):
+ * the newer of two processes sharing a slot stays; a state older than
+ * MLT_TLS_MAX_AGE is not used, and the sweep empties such slots. */
+static void test_tls_outputs_and_restore(void **state)
+{
+	(void)state;
+	sink *s = malloc(sizeof *s);
+	mlt *t = new_tracker(s, 0);
+	const char *A = "a.example[192.0.2.10]:25", *B = "b.example[192.0.2.11]:25";
+	int64_t t4 = stamp("09:00:04");
+	open_msg(t, "CCCC000001", "acme");
+	assert_int_equal(feed_line(t, "Dec  2 09:00:04 mx postfix/smtp[30]: Verified TLS connection established to "
+	                              "a.example[192.0.2.10]:25: TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (128/128 bits)"),
+	                 0);
+	assert_int_equal(s->n_tls, 1);
+	const copy_tls *c = &s->tls[30];
+	assert_int_equal(c->pid, 30);
+	assert_int_equal(c->time, t4);
+	assert_string_equal(c->host, A);
+	assert_int_equal(c->established, 1);
+	assert_string_equal(c->proto, "TLSv1.3");
+	assert_string_equal(c->cipher, "TLS_AES_128_GCM_SHA256");
+	assert_int_equal(c->trust, ACCT_TRUST_VERIFIED);
+	deliver(t, 30, "CCCC000001", "r1@a.example", A); /* same connection: no change */
+	assert_int_equal(s->n_tls, 1);
+	deliver(t, 30, "CCCC000001", "r2@b.example", B); /* another host: emptied */
+	assert_int_equal(s->n_tls, 2);
+	assert_int_equal(s->tls[30].pid, 0);
+	/* a verification failure alone is a state too (its reason for a refusal) */
+	assert_int_equal(feed_line(t, "Dec  2 09:00:04 mx postfix/smtp[31]: certificate verification failed for "
+	                              "b.example[192.0.2.11]:25: self-signed certificate"),
+	                 0);
+	assert_int_equal(s->tls[31].pid, 31);
+	assert_int_equal(s->tls[31].established, 0);
+	assert_string_equal(s->tls[31].proto, "");
+	assert_string_equal(s->tls[31].verr, "self-signed certificate");
+	assert_int_equal(s->tls[31].trust, ACCT_TRUST_NONE);
+	/* pid 542 takes the slot of 30 */
+	assert_int_equal(feed_line(t, "Dec  2 09:00:04 mx postfix/smtp[542]: Untrusted TLS connection established to "
+	                              "b.example[192.0.2.11]:25: TLSv1.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits)"),
+	                 0);
+	assert_int_equal(s->tls[30].pid, 542);
+	mlt_free(t);
+
+	/* restored: the state holds for the process's next delivery there */
+	t = new_tracker(s, 0);
+	open_msg(t, "CCCC000002", "acme");
+	acct_smtp_tls x = {.pid = 30, .time = t4, .host = A, .established = 1, .protocol = "TLSv1.3",
+	                   .cipher = "TLS_AES_128_GCM_SHA256", .tls_trust = ACCT_TRUST_VERIFIED};
+	int64_t gone = -1;
+	assert_int_equal(mlt_restore_tls(t, &x, &gone), 0);
+	assert_int_equal(gone, 0);
+	acct_smtp_tls older = x, newer = x;
+	older.pid = newer.pid = 542;
+	older.time = t4 - 10;
+	newer.time = t4 + 1;
+	newer.host = B;
+	assert_int_equal(mlt_restore_tls(t, &older, &gone), 0);
+	assert_int_equal(gone, 542); /* older than the slot's: not kept */
+	deliver(t, 30, "CCCC000002", "r1@a.example", A);
+	const copy_ev *e = get_ev(s, "r1@a.example", ACCT_EVENT_DELIVERED, 0);
+	assert_string_equal(e->proto, "TLSv1.3");
+	assert_string_equal(e->cipher, "TLS_AES_128_GCM_SHA256");
+	assert_int_equal(e->trust, ACCT_TRUST_VERIFIED);
+	assert_int_equal(mlt_restore_tls(t, &newer, &gone), 0);
+	assert_int_equal(gone, 30); /* the newer takes the slot */
+	deliver(t, 30, "CCCC000002", "r2@a.example", A);
+	assert_string_equal(get_ev(s, "r2@a.example", ACCT_EVENT_DELIVERED, 0)->proto, "");
+	deliver(t, 542, "CCCC000002", "r3@b.example", B);
+	assert_string_equal(get_ev(s, "r3@b.example", ACCT_EVENT_DELIVERED, 0)->proto, "TLSv1.3");
+	/* refused: no pid, no host, a field too long */
+	acct_smtp_tls bad = x;
+	bad.pid = 0;
+	assert_int_equal(mlt_restore_tls(t, &bad, &gone), -1);
+	assert_int_equal(gone, 0);
+	bad = x;
+	bad.host = NULL;
+	assert_int_equal(mlt_restore_tls(t, &bad, &gone), -1);
+	assert_int_equal(gone, 30);
+	char big[600];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	bad = x;
+	bad.verify_error = big;
+	bad.pid = 40;
+	assert_int_equal(mlt_restore_tls(t, &bad, NULL), -1);
+	mlt_free(t);
+
+	/* by age: an hour and a second after its line, a state is not used */
+	t = new_tracker(s, 0);
+	open_msg(t, "CCCC000003", "acme");
+	x.pid = 50;
+	assert_int_equal(mlt_restore_tls(t, &x, NULL), 0);
+	x.pid = 51;
+	assert_int_equal(mlt_restore_tls(t, &x, NULL), 0);
+	x.pid = 52;
+	x.time = stamp("09:40:00");
+	assert_int_equal(mlt_restore_tls(t, &x, NULL), 0);
+	s->n_tls = 0;
+	deliver_at(t, "10:00:05", 50, "CCCC000003", "r1@a.example", A);
+	assert_string_equal(get_ev(s, "r1@a.example", ACCT_EVENT_DELIVERED, 0)->proto, "");
+	/* and the sweep emptied the other stale slot (51), not the recent one */
+	assert_int_equal(s->n_tls, 2);
+	assert_int_equal(s->tls[50].pid, 0);
+	assert_int_equal(s->tls[51].pid, 0);
+	deliver_at(t, "10:00:06", 52, "CCCC000003", "r2@a.example", A);
+	assert_string_equal(get_ev(s, "r2@a.example", ACCT_EVENT_DELIVERED, 0)->proto, "TLSv1.3");
+	mlt_free(t);
+	free(s);
+}
+
 /* A follower that restarts restores its messages in flight from the
  * store: the account of a message opened before the restart is known
  * after it. */
@@ -467,6 +628,7 @@ int main(void)
 	    cmocka_unit_test(test_unauthenticated_ignored),
 	    cmocka_unit_test(test_eviction_bounded),
 	    cmocka_unit_test(test_tls_state_per_connection),
+	    cmocka_unit_test(test_tls_outputs_and_restore),
 	    cmocka_unit_test(test_restore_after_restart),
 	    cmocka_unit_test(test_callback_stops),
 	};
