@@ -7,8 +7,9 @@
  *    newline; a line longer than ML_LINE_MAX is skipped whole), parses
  *    them (maillog.c), correlates them (maillog_track.c) and, every
  *    `batch_lines` lines and at the end of what is there to read, commits
- *    the events, the messages-in-flight changes and the offset after the
- *    last line it took, in ONE transaction (acct_event_add).  A crash
+ *    the events, the messages-in-flight changes, the smtp processes' TLS
+ *    state changes and the offset after the last line it took, in ONE
+ *    transaction (acct_event_add).  A crash
  *    loses only uncommitted work, which it reads again after a restart;
  *    recording the same lines twice changes nothing in the store.
  *  - Rotation: when the path names another file (inode or device
@@ -30,7 +31,10 @@
  *    (acct_event_del_before) at the first poll and then once an hour.
  *  - Messages in flight are restored from the store at start, so a
  *    message whose smtpd line was read before a restart still gets its
- *    events after it.
+ *    events after it; so is each smtp process's TLS state (at most one row
+ *    per slot of the correlator's table, MLT_PIDS), so a delivery whose
+ *    "TLS connection established" line was read before a restart still
+ *    gets its TLS protocol, cipher and trust after it.
  *
  *  - A budget: with opts.max_lines, one mlf_poll takes at most that many
  *    lines (the rest waits, read but not taken, for the next call), so a

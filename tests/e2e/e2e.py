@@ -26,6 +26,7 @@ import json
 import os
 import re
 import smtplib
+import sqlite3
 import subprocess
 import threading
 import time
@@ -88,7 +89,8 @@ def start_sinks():
     for name, addr in SINKS.items():
         cmd = ["/usr/bin/python3", sink, "--host", addr, "--port", "25", "--outdir", os.path.join(W, "sink-" + name)]
         if name == "tls":
-            cmd += ["--cert", os.path.join(CERTS, "trusted.pem"), "--key", os.path.join(CERTS, "trusted.key")]
+            cmd += ["--cert", os.path.join(CERTS, "trusted.pem"), "--key", os.path.join(CERTS, "trusted.key"),
+                    "--hold", os.path.join(W, "hold-tls")]
         if name == "untrusted":
             cmd += ["--cert", os.path.join(CERTS, "selfsigned.pem"), "--key", os.path.join(CERTS, "selfsigned.key")]
         procs.append(subprocess.Popen(cmd))
@@ -374,6 +376,69 @@ def scenario_events(k):
         text = f.read()
     check("(compressed since)" in text and "damaged" not in text,
           "(events) postern-hookd resumed in the compressed rotated file: " + text[-600:])
+
+    # Killed between a process's "TLS connection established" line and its
+    # delivery line: the TLS sink holds its answer to the message's DATA
+    # while W/hold-tls exists, so Postfix has logged the first and not the
+    # second; the daemon is killed once its saved position is past the TLS
+    # line, and restarted after the delivery.  The event must carry the
+    # protocol, cipher and trust of that line (the smtp process's TLS state
+    # saved with the position), as the sink saw them.
+    hold = os.path.join(W, "hold-tls")
+    current = os.path.join(PF, "log", "maillog")
+    tls_line = re.compile(rb"postfix/(?:\S+/)?smtp\[\d+\]: (\w+) TLS connection established to tls\.test\[[^\]]*\]:25: "
+                          rb"(\S+) with cipher (\S+)[^\n]*\n")
+
+    def tls_lines():
+        try:
+            with open(current, "rb") as f:  # none yet after the rotation until postlogd writes
+                return list(tls_line.finditer(f.read()))
+        except FileNotFoundError:
+            return []
+
+    seen_before = len(tls_lines())
+    open(hold, "w").close()
+    check(submit(k["opp"], "opp@sender.test", "ev5@tls.test", "events 5") == (250, ""), "(events) 5 accepted")
+    new = wait_for(lambda: tls_lines()[seen_before:], "(events) the TLS line of message 5", 60)
+    m = new[0] if new else None
+
+    def position_past():
+        con = sqlite3.connect("file:%s?mode=ro" % DB, uri=True, timeout=5)
+        try:
+            row = con.execute("SELECT inode, offset FROM log_position WHERE name = ?", (current,)).fetchone()
+        finally:
+            con.close()
+        return row is not None and os.path.exists(current) and row[0] == os.stat(current).st_ino and \
+            row[1] >= m.end()
+
+    if check(m is not None and wait_for(position_past, "(events) postern-hookd past the TLS line", 60),
+             "(events) postern-hookd read the TLS line of message 5"):
+        with open(current, "rb") as f:
+            held = b"to=<ev5@tls.test>" not in f.read()
+        check(held, "(events) message 5's delivery line not yet logged (the sink holds its answer)")
+        hookd.kill()  # SIGKILL between the TLS line and the delivery line
+        hookd.wait()
+        os.unlink(hold)
+        wait_for(lambda: with_subject("tls", "events 5"), "(events) delivery 5")
+        wait_for(queue_empty, "(events) queue empty")
+        start_hookd()
+        ev5 = wait_for(lambda: has_event("ev5@tls.test"), "(events) event 5")
+        sink5 = with_subject("tls", "events 5")
+        want_tls = {"protocol": m.group(2).decode(), "cipher": m.group(3).decode(),
+                    "trust": m.group(1).decode().lower()}
+        got_tls = ev5[0]["tls"] if ev5 else None
+        check(got_tls is not None and all(got_tls.get(x) == want_tls[x] for x in want_tls) and sink5 and
+              (got_tls["protocol"], got_tls["cipher"]) == (sink5[0][0]["version"], sink5[0][0]["cipher"]),
+              "(events) 5, restarted between its TLS line and its delivery, has the TLS details Postfix logged "
+              "and the sink saw: %s, want %s" % (got_tls, want_tls))
+        # An smtpd process that held a connection to the killed daemon
+        # answers its next AUTH with 454 "Connection lost" once, which
+        # would fall on scenario h: a reload gives fresh smtpd processes.
+        run("postfix", "-c", etc, "reload")
+        check(wait_for(lambda: auth_only(k["opp"]) == (235, ""), "(events) AUTH after the restart"),
+              "(events) AUTH works after the restart and the reload")
+    elif os.path.exists(hold):
+        os.unlink(hold)
 
     want = final_outcomes("opp")
     kinds = {"sent": ("delivered",), "bounced": ("bounced", "blocked"), "deferred": ("deferred",)}

@@ -8,7 +8,11 @@ NNNN.eml, and one JSON line per message is appended to OUTDIR/log.jsonl
 with the envelope and the TLS facts (version, cipher), so that a test can
 assert on what actually arrived and how.
 
-usage: sink.py [--host ADDR] --port PORT --outdir DIR [--cert PEM --key PEM] [--tls13-only]
+With --hold FILE, the answer to a message's final "." waits while FILE
+exists (at most 120 s): a test can hold Postfix's smtp client between
+its "TLS connection established" line and its delivery line.
+
+usage: sink.py [--host ADDR] --port PORT --outdir DIR [--cert PEM --key PEM] [--tls13-only] [--hold FILE]
 """
 import argparse
 import itertools
@@ -18,6 +22,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 
 counter = itertools.count(1)
 lock = threading.Lock()
@@ -88,6 +93,9 @@ class Handler(socketserver.StreamRequestHandler):
                         if l == ".":
                             break
                         body.append(l[1:] if l.startswith("..") else l)
+                    end = time.time() + 120
+                    while cfg.hold and os.path.exists(cfg.hold) and time.time() < end:
+                        time.sleep(0.05)
                     with lock:
                         n = next(counter)
                         path = os.path.join(cfg.outdir, "%04d.eml" % n)
@@ -128,6 +136,7 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--tls13-only", action="store_true")
+    ap.add_argument("--hold")
     cfg = ap.parse_args()
     os.makedirs(cfg.outdir, exist_ok=True)
     if not cfg.host.startswith("127."):
