@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,9 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 	SSL_CTX_set_cipher_list(p->ssl, "DEFAULT:@SECLEVEL=0");
 	SSL_CTX_set_options(p->ssl, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(p->ssl, SSL_SESS_CACHE_OFF);
+	/* read whatever has arrived at once, not each record's header and
+	 * then its body: a server's flight in one read() */
+	SSL_CTX_set_read_ahead(p->ssl, 1);
 	SSL_CTX_set_verify(p->ssl, SSL_VERIFY_PEER, verify_cb);
 	if (conf->ca_file != NULL) {
 		if (SSL_CTX_load_verify_locations(p->ssl, conf->ca_file, NULL) != 1) {
@@ -732,6 +736,10 @@ static int conn_start(probe *p, conn *c, size_t h)
 			host_fail(p, h, PROBE_CONNECT, "socket: %s", strerror(errno));
 			return -1; /* out of descriptors: no point trying the next address */
 		}
+		/* no Nagle: the client's Finished and the QUIT that follows it
+		 * would otherwise wait for the delayed ACK of a server that
+		 * sends nothing after the handshake (no session tickets, TLS 1.2) */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
 			host_fail(p, h, PROBE_CONNECT, "connect to %s port %d: %s", ho->addr, p->conf.port, strerror(errno));
 			close(fd);
