@@ -20,7 +20,9 @@
 # handshake's public-key operations (client and server: 2 X25519 each,
 # 1 ECDSA sign, 2 ECDSA verifies), and bench/tls_ceiling, whole
 # handshakes with OpenSSL's own overhead, both ends in one process over
-# memory, on every core; then `posttls-finger` (Postfix), the
+# memory, on every core (its client and server CPU per handshake apart,
+# the client's to set against the survey's client CPU per host); then
+# `posttls-finger` (Postfix), the
 # tool an administrator would otherwise use, over FINGER (default 100)
 # hosts one after another.  Figures on standard output and appended to
 # RESULTS (default bench/results-survey.txt).
@@ -119,6 +121,7 @@ awk -v f="$full" -v n="$(nproc)" -v best="$best" 'BEGIN {
 	split(f, a, " ")
 	printf "tls_ceiling: %d whole handshakes (client + server, verified) in %.2f s = %.0f/s on one core\n", a[1], a[2], a[3]
 	printf "ceiling: %.0f handshakes/s on %d cores; best survey %.0f = %.2f x below it\n", a[3] * n, n, best, a[3] * n / best
+	printf "tls_ceiling CPU per handshake: client %d us, server %d us (the survey client per host: in the table above)\n", a[4], a[5]
 }' | tee -a "$out"
 
 # posttls-finger, one host after another
