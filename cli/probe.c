@@ -7,8 +7,9 @@
  * A host remembers the domains waiting for it; a domain counts the hosts
  * it still waits for.
  *
- * Flow: a domain's MX lookup -> its hosts (new ones: A and AAAA lookups)
- * -> the run queue -> a connection slot (at most `concurrency`) -> the
+ * Flow: a domain's MX lookup -> its hosts (new ones: the A lookup; the
+ * AAAA one only when no IPv4 address is left to try: none, or every one
+ * failed to connect, since IPv4 goes first) -> the run queue -> a connection slot (at most `concurrency`) -> the
  * SMTP/TLS state machine below -> the host's result -> the domains that
  * waited for it.  DNS lookups in flight are bounded too.
  *
@@ -487,13 +488,10 @@ static long host_get(probe *p, const char *name, size_t dom)
 		memset(&p->host_waiters[h], 0, sizeof(p->host_waiters[h]));
 		probe_fmt(p->host[h].name, sizeof(p->host[h].name), "%s", name);
 		*slot = h + 1;
-		p->host[h].dns_left = 2;
+		/* IPv4 first, as the connections go: AAAA later, if needed */
+		p->host[h].dns_left = 1;
 		if (ask(p, h, 'A', name, DNS_RR_A) != 0) {
-			p->host[h].dns_left--;
-		}
-		if (ask(p, h, '6', name, DNS_RR_AAAA) != 0)
-			p->host[h].dns_left--;
-		if (p->host[h].dns_left == 0) {
+			p->host[h].dns_left = 0;
 			host_fail(p, h, PROBE_CONNECT, "cannot start the address lookup");
 			host_finish(p, h);
 		}
@@ -506,12 +504,40 @@ static long host_get(probe *p, const char *name, size_t dom)
 	return (long)h;
 }
 
+/* No address left to try for host h: look up its AAAA records if not
+ * done yet (the IPv6 addresses are tried after the IPv4 ones, so they are
+ * asked for only now: one query fewer for every host reached over IPv4),
+ * else the host is done with what it has. */
+static void host_exhausted(probe *p, size_t h)
+{
+	probe_host *ho = &p->host[h];
+
+	if (!ho->aaaa_asked && !ho->done) {
+		ho->aaaa_asked = 1;
+		ho->dns_left = 1;
+		if (ask(p, h, '6', ho->name, DNS_RR_AAAA) == 0)
+			return;
+		ho->dns_left = 0;
+		if (ho->n_addr == 0 && ho->error[0] == '\0')
+			host_fail(p, h, PROBE_CONNECT, "cannot start the address lookup");
+	}
+	host_finish(p, h);
+}
+
 static void host_addresses_known(probe *p, size_t h)
 {
 	probe_host *ho = &p->host[h];
 
 	if (ho->done)
 		return;
+	if (ho->next_addr >= ho->n_addr && !ho->aaaa_asked) {
+		host_exhausted(p, h); /* no A record: AAAA */
+		return;
+	}
+	if (ho->next_addr > 0 && ho->next_addr >= ho->n_addr) {
+		host_finish(p, h); /* the IPv4 addresses failed, no IPv6 one: their error stands */
+		return;
+	}
 	if (ho->n_addr == 0) {
 		if (ho->error[0] == '\0')
 			host_fail(p, h, PROBE_CONNECT, "no address (no A or AAAA record)");
@@ -520,7 +546,8 @@ static void host_addresses_known(probe *p, size_t h)
 		host_finish(p, h);
 		return;
 	}
-	ho->error[0] = '\0';
+	if (ho->next_addr == 0)
+		ho->error[0] = '\0'; /* a failed lookup beside addresses is no result */
 	if (push(&p->runq, h) != 0) {
 		host_fail(p, h, PROBE_CONNECT, "out of memory");
 		host_finish(p, h);
@@ -1086,7 +1113,7 @@ static void conn_step(probe *p, conn *c)
 				conn_close(p, c);
 				if (conn_start(p, c, h) != 0) {
 					p->host[h].ms = 0;
-					host_finish(p, h);
+					host_exhausted(p, h);
 					return;
 				}
 				continue;
@@ -1235,7 +1262,7 @@ static void start_work(probe *p)
 			if (conn_start(p, c, h) == 0)
 				conn_step(p, c);
 			else
-				host_finish(p, h);
+				host_exhausted(p, h);
 		}
 	}
 }

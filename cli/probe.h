@@ -85,6 +85,7 @@ typedef struct probe_host {
 	unsigned char *chain;     /* the peer's chain as it was sent, DER certificates one after another */
 	size_t chain_len;
 	int dns_left;
+	int aaaa_asked;           /* the AAAA lookup started (only once the IPv4 addresses are used up) */
 	size_t n_addr, next_addr;
 	unsigned char addrs[8][17]; /* family byte (4 or 6) and address */
 	int queued;

@@ -21,6 +21,8 @@
 #   weak .11   RSA-1024, SHA-1, negative serial (test CA)
 #   refused .12  nothing listens    garbage .13  text instead of TLS after 220
 #   refuse .14   STARTTLS offered, answered 454
+#   v6 ::1       test CA, TLSv1.3, IPv6 only (AAAA, no A record)
+#   dual         A 127.0.8.12 (refused) and AAAA ::1: IPv6 after IPv4
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 command -v nsd >/dev/null || { echo "servers.sh: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
@@ -41,6 +43,7 @@ z=tlscheck.example
 	q() { "$@" >/dev/null 2>&1; }
 	cert_ca . "Postern TLS check test CA"
 	cert_leaf . valid "mx-valid.$z" "DNS:mx-valid.$z,DNS:implicit.$z,DNS:mx-tls10.$z,DNS:mx-tls12.$z"
+	cert_leaf . v6 "mx-v6.$z" "DNS:mx-v6.$z,DNS:mx-dual.$z"
 	cert_leaf . other other.example "DNS:other.example,DNS:www.other.example"
 	cert_leaf . wild "*.wild.$z" "DNS:*.wild.$z"
 	# expired: signed with dates in the past (openssl ca takes them)
@@ -71,7 +74,7 @@ CNF
 	q openssl req -newkey rsa:1024 -nodes -subj "/CN=mx-weak.$z" -keyout weak.key -out weak.csr
 	printf 'subjectAltName=DNS:mx-weak.%s\n' "$z" >weak.ext
 	q openssl x509 -req -in weak.csr -CA ca.pem -CAkey ca.key -set_serial -4242 -sha1 -days 2 -extfile weak.ext -out weak.pem
-	for f in valid other wild expired selfsigned weak; do [ -s "$f.pem" ] || { echo "servers.sh: no $f.pem" >&2; exit 1; }; done
+	for f in valid v6 other wild expired selfsigned weak; do [ -s "$f.pem" ] || { echo "servers.sh: no $f.pem" >&2; exit 1; }; done
 	chmod 644 ./*.pem ./*.key
 )
 
@@ -123,12 +126,17 @@ mx-weak A 127.0.8.11
 mx-refused A 127.0.8.12
 mx-garbage A 127.0.8.13
 mx-refuse A 127.0.8.14
+mx-v6 AAAA ::1
+mx-dual A 127.0.8.12
+mx-dual AAAA ::1
 mx-noaddr TXT "no address"
 ZONE
 	for m in plain valid other expired selfsigned tls10 tls12 stall weak refused noaddr garbage refuse; do
 		echo "$m MX 10 mx-$m.$z."
 	done
 	echo "wild MX 10 a.b.wild.$z."
+	echo "v6 MX 10 mx-v6.$z."
+	echo "dual MX 10 mx-dual.$z."
 	echo "implicit A 127.0.8.3"
 	echo "nullmx MX 0 ."
 	echo "backup MX 10 mx-stall.$z."
@@ -143,7 +151,7 @@ cut -d' ' -f1 "$dir/survey.map" >"$dir/survey.txt"
 
 /usr/bin/python3 "$here/smtp-servers.py" "$smtp_port" "$dir" 127.0.8.2=plain 127.0.8.3=tls:valid 127.0.8.4=tls:other \
 	127.0.8.5=tls:wild 127.0.8.6=tls:expired 127.0.8.7=tls:selfsigned 127.0.8.8=tls:valid:10 \
-	127.0.8.9=tls:valid:12 127.0.8.10=stall 127.0.8.11=tls:weak 127.0.8.13=garbage 127.0.8.14=refuse >"$dir/smtp.out" 2>"$dir/smtp.log" &
+	127.0.8.9=tls:valid:12 127.0.8.10=stall 127.0.8.11=tls:weak 127.0.8.13=garbage 127.0.8.14=refuse ::1=tls:v6 >"$dir/smtp.out" 2>"$dir/smtp.log" &
 smtp_pid=$!
 srv_track $smtp_pid
 nsd_options="rrl-ratelimit: 0" nsd_start "$dir" 127.0.8.1 "$dns_port" "$z=$z.zone"

@@ -160,6 +160,25 @@ class Check(unittest.TestCase):
         h, _ = self.assert_single("refused")
         self.assertIn("refused", h["error"])
 
+    def test_ipv6_only_host(self):
+        # no A record, AAAA ::1: probed over IPv6 (AAAA is asked once IPv4 has nothing to try)
+        before = counts().get("::1", 0)
+        rc, doc = check("v6." + Z)
+        self.assertEqual(len(doc["hosts"]), 1, doc)
+        h = doc["hosts"][0]
+        self.assertEqual((h["address"], h["category"], h["tls"]["version"]), ("::1", "trusted", "TLSv1.3"), h)
+        self.assertEqual(doc["settings"]["enforced_valid_cert"]["outcome"], "delivered")
+        self.assertEqual(rc, 0)
+        self.assertEqual(counts().get("::1", 0) - before, 1)
+
+    def test_ipv6_after_a_refused_ipv4_address(self):
+        # A 127.0.8.12 refuses; the AAAA address ::1 is tried next
+        rc, doc = check("dual." + Z)
+        h = doc["hosts"][0]
+        self.assertEqual((h["address"], h["category"]), ("::1", "trusted"), h)
+        self.assertIsNone(h["error"])
+        self.assertEqual(rc, 0)
+
     def test_handshake_failure(self):
         h, doc = self.assert_single("garbage")
         self.assertIn("TLS handshake failed", h["error"])
