@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,8 @@ typedef struct conn {
 	int fd;
 	SSL *ssl;
 	short want;      /* POLLIN / POLLOUT */
+	short reg;       /* what epoll watches for (0: not registered) */
+	int in_free;     /* on the free-slot stack */
 	int64_t deadline;
 	int64_t start;
 	char in[4096];
@@ -172,6 +175,10 @@ struct probe {
 	qarg *qargs;
 	int conn_ex; /* SSL ex_data index of the conn */
 	SSL_CTX *dane_ssl; /* probe_dane_check's, made when first needed */
+	int epfd;    /* the loop's epoll set: the DNS fd and every open connection */
+	int *freel;  /* free connection slots, a stack (entries may have been reused since: checked) */
+	int n_free;
+	int64_t scan_at; /* no connection's deadline is earlier: the timeout scan waits until then */
 };
 
 static int push(idxvec *v, size_t x)
@@ -253,6 +260,7 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 		probe_fmt(err, errlen, "out of memory");
 		return NULL;
 	}
+	p->epfd = -1;
 	p->conf = *conf;
 	if (p->conf.concurrency < 1)
 		p->conf.concurrency = 1;
@@ -295,8 +303,19 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 		probe_fmt(err, errlen, "out of memory");
 		goto bad;
 	}
-	for (int i = 0; i < p->n_conns; i++)
+	if ((p->freel = calloc((size_t)p->n_conns, sizeof(*p->freel))) == NULL) {
+		probe_fmt(err, errlen, "out of memory");
+		goto bad;
+	}
+	for (int i = 0; i < p->n_conns; i++) {
 		p->conns[i].fd = -1;
+		p->conns[i].in_free = 1;
+		p->freel[p->n_free++] = p->n_conns - 1 - i; /* slot 0 on top */
+	}
+	if ((p->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		probe_fmt(err, errlen, "epoll: %s", strerror(errno));
+		goto bad;
+	}
 	return p;
 bad:
 	ERR_clear_error();
@@ -311,10 +330,15 @@ static void conn_close(probe *p, conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->ssl = NULL;
-	c->fd = -1;
+	c->fd = -1; /* (closing it took it out of the epoll set) */
+	c->reg = 0;
 	if (c->state != C_FREE)
 		p->active--;
 	c->state = C_FREE;
+	if (!c->in_free && p->freel) {
+		c->in_free = 1;
+		p->freel[p->n_free++] = (int)(c - p->conns);
+	}
 }
 
 void probe_free(probe *p)
@@ -333,6 +357,9 @@ void probe_free(probe *p)
 	SSL_CTX_free(p->dane_ssl);
 	for (size_t i = 0; i < p->n_host; i++)
 		free(p->host[i].chain);
+	if (p->epfd >= 0)
+		close(p->epfd);
+	free(p->freel);
 	for (size_t i = 0; i < p->n_host; i++)
 		free(p->host_waiters[i].v);
 	free(p->host_waiters);
@@ -772,11 +799,24 @@ static int conn_start(probe *p, conn *c, size_t h)
 			close(fd);
 			continue;
 		}
-		memset(c, 0, sizeof(*c));
+		{
+			struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)(c - p->conns)};
+			if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+				host_fail(p, h, PROBE_CONNECT, "epoll: %s", strerror(errno));
+				close(fd);
+				return -1;
+			}
+		}
+		{
+			int in_free = c->in_free;
+			memset(c, 0, sizeof(*c));
+			c->in_free = in_free;
+		}
 		c->fd = fd;
 		c->host = h;
 		c->state = C_CONNECT;
 		c->want = POLLOUT;
+		c->reg = POLLOUT;
 		c->start = dns_now_ms();
 		step_deadline(p, c);
 		p->active++;
@@ -1227,6 +1267,20 @@ static void conn_step(probe *p, conn *c)
 	}
 }
 
+/* After a step: epoll watches for what the connection now waits for. */
+static void conn_sync(probe *p, conn *c)
+{
+	if (c->state == C_FREE || c->fd < 0 || c->want == c->reg)
+		return;
+	struct epoll_event ev = {.events = c->want == POLLOUT ? EPOLLOUT : EPOLLIN,
+	                         .data.u32 = (uint32_t)(c - p->conns)};
+	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+		conn_fail(p, c, PROBE_CONNECT, "epoll: %s", strerror(errno));
+		return;
+	}
+	c->reg = c->want;
+}
+
 static void conn_timeout(probe *p, conn *c)
 {
 	if (c->state == C_QUIT) {
@@ -1255,91 +1309,103 @@ static void start_work(probe *p)
 	/* queued hosts into free slots */
 	/* (on loopback a whole session can finish inside conn_step: the
 	 * slot is then free again at once and takes the next host) */
-	for (int i = 0; i < p->n_conns && p->runq_head < p->runq.n; i++) {
-		conn *c = &p->conns[i];
-		while (c->state == C_FREE && p->runq_head < p->runq.n) {
-			size_t h = p->runq.v[p->runq_head++];
-			if (conn_start(p, c, h) == 0)
-				conn_step(p, c);
-			else
-				host_exhausted(p, h);
+	while (p->n_free > 0 && p->runq_head < p->runq.n) {
+		conn *c = &p->conns[p->freel[p->n_free - 1]];
+		if (c->state != C_FREE) { /* taken again since it was freed */
+			c->in_free = 0;
+			p->n_free--;
+			continue;
+		}
+		size_t h = p->runq.v[p->runq_head++];
+		if (conn_start(p, c, h) == 0) {
+			c->in_free = 0;
+			p->n_free--;
+			conn_step(p, c); /* (may free the slot again: back on the stack) */
+			conn_sync(p, c);
+		} else {
+			host_exhausted(p, h);
 		}
 	}
 }
 
 int probe_run(probe *p, char *err, size_t errlen)
 {
-	struct pollfd *pf = calloc((size_t)p->n_conns + 1, sizeof(*pf));
-	int *map = calloc((size_t)p->n_conns + 1, sizeof(*map));
+	int maxev = p->n_conns + 1;
+	struct epoll_event *evs = calloc((size_t)maxev, sizeof(*evs));
+	struct epoll_event dev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
 	int rc = 0;
 
-	if (pf == NULL || map == NULL) {
-		free(pf);
-		free(map);
+	if (evs == NULL) {
 		probe_fmt(err, errlen, "out of memory");
 		return -1;
 	}
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, dns_fd(p->dns), &dev) != 0 && errno != EEXIST) {
+		probe_fmt(err, errlen, "epoll: %s", strerror(errno));
+		free(evs);
+		return -1;
+	}
 	progress(p);
+	p->scan_at = 0;
 	for (;;) {
 		int64_t now, next;
-		int n = 0, ms, freed = 0;
+		int n, ms, freed = 0;
 
 		if (p->conf.stop && *p->conf.stop)
 			break;
 		start_work(p);
 		if (p->dom_done == p->n_dom && p->active == 0 && dns_pending(p->dns) == 0)
 			break;
+		if (p->active == 0 && dns_pending(p->dns) == 0 && p->runq_head >= p->runq.n && p->next_dom >= p->n_dom)
+			break; /* nothing in flight, nothing left to start: all is done */
 		now = dns_now_ms();
 		next = dns_expire(p->dns, now);
-		pf[n].fd = dns_fd(p->dns);
-		pf[n].events = POLLIN;
-		map[n++] = -1;
-		for (int i = 0; i < p->n_conns; i++) {
-			conn *c = &p->conns[i];
-			if (c->state == C_FREE)
-				continue;
-			if (c->deadline <= now) {
-				conn_timeout(p, c);
-				freed = 1;
-				continue;
+		/* Timeouts: every deadline is set to "now + timeout", so none is
+		 * earlier than the earliest seen at the last scan, nor than
+		 * "then + timeout" for a connection opened since. */
+		if (now >= p->scan_at) {
+			p->scan_at = now + p->conf.timeout_ms;
+			for (int i = 0; i < p->n_conns; i++) {
+				conn *c = &p->conns[i];
+				if (c->state == C_FREE)
+					continue;
+				if (c->deadline <= now) {
+					conn_timeout(p, c);
+					freed = 1;
+				} else if (c->deadline < p->scan_at) {
+					p->scan_at = c->deadline;
+				}
 			}
-			if (next < 0 || c->deadline < next)
-				next = c->deadline;
-			pf[n].fd = c->fd;
-			pf[n].events = c->want;
-			map[n++] = i;
 		}
-		if (n == 1 && dns_pending(p->dns) == 0 && p->runq_head >= p->runq.n && p->next_dom >= p->n_dom)
-			break; /* nothing in flight, nothing left to start: all is done */
-		ms = next < 0 ? 1000 : (int)(next - now);
+		if (next < 0 || p->scan_at < next)
+			next = p->scan_at;
+		ms = (int)(next - now);
 		if (ms < 0 || freed)
 			ms = 0; /* a slot freed by a timeout takes the next host at once */
 		if (ms > 1000)
 			ms = 1000;
-		if (poll(pf, (nfds_t)n, ms) < 0) {
+		if ((n = epoll_wait(p->epfd, evs, maxev, ms)) < 0) {
 			if (errno == EINTR)
 				continue;
-			probe_fmt(err, errlen, "poll: %s", strerror(errno));
+			probe_fmt(err, errlen, "epoll_wait: %s", strerror(errno));
 			rc = -1;
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			if (pf[i].revents == 0)
-				continue;
-			if (map[i] < 0) {
+			if (evs[i].data.u32 == UINT32_MAX) {
 				if (dns_process(p->dns) != 0) {
 					probe_fmt(err, errlen, "the DNS resolver failed");
 					rc = -1;
 				}
-			} else {
-				conn_step(p, &p->conns[map[i]]);
+			} else if (evs[i].data.u32 < (uint32_t)p->n_conns) {
+				conn *c = &p->conns[evs[i].data.u32];
+				conn_step(p, c); /* (a stale event for a reused slot: a step that finds nothing to do) */
+				conn_sync(p, c);
 			}
 		}
 		if (rc != 0)
 			break;
 	}
-	free(pf);
-	free(map);
+	free(evs);
 	return rc;
 }
 
