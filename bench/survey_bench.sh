@@ -76,30 +76,43 @@ nsd_verbosity=0 nsd_options="rrl-ratelimit: 0" nsd_start "$dir" 127.0.8.19 "$por
 srv_wait "the TLS servers" "" '[ "$(ss -Hltn "( sport = :$port )" | wc -l)" -ge 4 ]'
 
 now() { date +%s.%N; }
+# CPU ticks (utime + stime) of the servers, nsd and smtptls_srv with
+# their workers: every live process started with a path in $dir
+srv_ticks() {
+	for f in /proc/[0-9]*/cmdline; do
+		grep -qF "$dir/" "$f" 2>/dev/null || continue
+		sed 's/^[0-9]* (.*) //' "${f%cmdline}stat" 2>/dev/null | awk '{ print $12 + $13 }'
+	done | awk -v t="$(getconf CLK_TCK)" '{ s += $1 } END { printf "%.3f\n", s / t }'
+}
 {
 	echo "== survey_bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(openssl version | cut -d' ' -f1-2)"
 	echo "$domains domains, $hosts MX hosts (2 domains each), $procs server workers x 4 addresses"
 	echo "command: postern tls survey DOMAINS --concurrency C --json --port $port --dns 127.0.8.19@$port --trust-anchor none --ca-file ca.pem --timeout 5 --no-policy"
-	printf '%-12s %10s %10s %14s %16s\n' concurrency seconds domains/s handshakes/s "client CPU/host"
+	printf '%-12s %10s %10s %14s %16s %16s\n' concurrency seconds domains/s handshakes/s "client CPU/host" "servers CPU/host"
 } | tee -a "$out"
-best=0
+best=0 bestcpu=0
 for c in $levels; do
 	timer=""
 	[ -x /usr/bin/time ] && timer="/usr/bin/time -f %U+%S -o $dir/cpu"
 	echo 0+0 >"$dir/cpu"
+	s0=$(srv_ticks)
 	t0=$(now)
 	$timer "$b/cli/postern" tls survey "$dir/domains.txt" --concurrency "$c" --json --port "$port" --dns "127.0.8.19@$port" \
 		--trust-anchor none --ca-file "$dir/ca.pem" --timeout 5 --no-policy >"$dir/survey.json"
 	t1=$(now)
+	s1=$(srv_ticks)
 	python3 - "$dir/survey.json" "$hosts" "$domains" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["hosts"] == int(sys.argv[2]) and d["trusted"] == d["hosts"] and d["domains"] == int(sys.argv[3]), d
 PY
 	cpu=$(tail -1 "$dir/cpu")
-	awk -v c="$c" -v t0="$t0" -v t1="$t1" -v d="$domains" -v h="$hosts" -v cpu="$cpu" \
-		'BEGIN { s = t1 - t0; split(cpu, u, "+"); printf "%-12s %10.2f %10.0f %14.0f %13.0f us\n", c, s, d / s, h / s, (u[1] + u[2]) / h * 1e6 }' | tee -a "$out"
+	awk -v c="$c" -v t0="$t0" -v t1="$t1" -v d="$domains" -v h="$hosts" -v cpu="$cpu" -v s0="$s0" -v s1="$s1" \
+		'BEGIN { sv = s1 - s0; s = t1 - t0; split(cpu, u, "+"); printf "%-12s %10.2f %10.0f %14.0f %13.0f us %13.0f us\n", c, s, d / s, h / s, (u[1] + u[2]) / h * 1e6, sv / h * 1e6 }' | tee -a "$out"
 	best=$(awk -v t0="$t0" -v t1="$t1" -v h="$hosts" -v b="$best" 'BEGIN { r = h / (t1 - t0); print (r > b ? r : b) }')
+	# the whole survey's CPU per host (client + servers), at the best rate's level
+	bestcpu=$(awk -v t0="$t0" -v t1="$t1" -v h="$hosts" -v b="$best" -v bc="$bestcpu" -v cpu="$cpu" -v s0="$s0" -v s1="$s1" \
+		'BEGIN { sv = s1 - s0; split(cpu, u, "+"); r = h / (t1 - t0); print (r >= b ? (u[1] + u[2] + sv) / h * 1e6 : bc) }')
 done
 
 # the ceiling: the public-key operations of one handshake, on every core
@@ -117,11 +130,12 @@ awk -v x="$x" -v s="$s" -v v="$v" -v n="$(nproc)" -v best="$best" 'BEGIN {
 # the ceiling with OpenSSL's own overhead: whole handshakes, both ends in
 # one process over memory (bench/tls_ceiling), on every core
 full=$("$b/bench/tls_ceiling" "$dir/chain.pem" "$dir/srv.key" "$dir/ca.pem" "h0.$z" 3000)
-awk -v f="$full" -v n="$(nproc)" -v best="$best" 'BEGIN {
+awk -v f="$full" -v n="$(nproc)" -v best="$best" -v bc="$bestcpu" 'BEGIN {
 	split(f, a, " ")
 	printf "tls_ceiling: %d whole handshakes (client + server, verified) in %.2f s = %.0f/s on one core\n", a[1], a[2], a[3]
 	printf "ceiling: %.0f handshakes/s on %d cores; best survey %.0f = %.2f x below it\n", a[3] * n, n, best, a[3] * n / best
 	printf "tls_ceiling CPU per handshake: client %d us, server %d us (the survey client per host: in the table above)\n", a[4], a[5]
+	printf "CPU per host, all processes: best survey %.0f us (client + servers) vs tls_ceiling %d us = %.2f x; on %d cores %.0f vs %.0f handshakes/s\n", bc, a[4] + a[5], bc / (a[4] + a[5]), n, n * 1e6 / bc, n * 1e6 / (a[4] + a[5])
 }' | tee -a "$out"
 
 # posttls-finger, one host after another
