@@ -24,9 +24,10 @@
 #                  every mta-sts.benchN, under a test CA made here
 #   nullsrv -m     the do-nothing socketmap server: the ceiling
 #   postern-hookd  tlspolicy_listen, the same DNS server and trust anchor,
-#                  the test CA (mtasts_ca_file)
-#   hookd-dane     the same with tlspolicy_postfix_dane = yes and a store
-#                  of its own: for the misses only
+#                  the test CA (mtasts_ca_file), tlspolicy_postfix_dane = no
+#                  (tls-policy asks TLSA for every signed miss)
+#   hookd-dane     the same with tlspolicy_postfix_dane = yes (the default)
+#                  and a store of its own: for the misses only
 #   resolver-internal, resolver-sqlite
 #                  mta-sts-daemon (postfix-mta-sts-resolver) with its
 #                  internal cache, and with its sqlite cache; the test CA
@@ -201,7 +202,7 @@ if [ $hookd -eq 1 ]; then
 	$SRV_CPU "$HOOKD" -f -c "$W/hookd.conf" -o database="$W/hookd.db" -o key_file="$W/master.key" -o user=root \
 		-o auth_listen= -o policy_listen= -o tlspolicy_listen=inet:127.0.0.1:$P_HOOK \
 		-o dns_forward=127.0.0.1@53 -o dns_trust_anchor_file="$W/ta.ds" -o mtasts_ca_file="$W/ca.pem" \
-		-o mtasts_https_port=443 -o mtasts_timeout=4000 2>"$W/postern-hookd.log" &
+		-o mtasts_https_port=443 -o mtasts_timeout=4000 -o tlspolicy_postfix_dane=no 2>"$W/postern-hookd.log" &
 	pids="$pids $!"
 	# the same with tlspolicy_postfix_dane = yes (its own store), for the misses
 	"$B/bench/populate" -d "$W/hookd-dane.db" -a 1 -k 1 -o "$W/hookd-dane.keys" >/dev/null

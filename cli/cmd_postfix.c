@@ -10,9 +10,10 @@
  *       TLS-enforcing transports with their status filter, the TLS
  *       Received header, and the recipient domains' TLS policy (MTA-STS
  *       and DANE, docs/mta-sts.md): smtp_tls_policy_maps on the default
- *       smtp transport and a map of its own on each enforcing transport,
- *       DNSSEC lookups for DANE, and the TLS log lines delivery events
- *       need.
+ *       smtp transport and a map of its own on each Postern transport,
+ *       DNSSEC lookups and Postfix's dane security level for DANE, and
+ *       the TLS log lines delivery events need.  A stronger
+ *       smtp_tls_security_level already in main.cf is kept (and said).
  *   postfix-check [--config-dir DIR] [--hookd-config FILE]
  *       reads a live configuration (postconf -n, -M, -P) and reports what
  *       is missing or misplaced, such as a check_policy_service that a
@@ -43,7 +44,10 @@
 
 /* The transports postern-hookd routes to (its transport_* defaults), the
  * TLS level each must have, its minimum protocol, and the TLS policy
- * map name it asks (smtp-hook/mtasts.h sts_map_parse). */
+ * map name it asks (smtp-hook/mtasts.h sts_map_parse).  postern-notls
+ * runs at level none, so it does no DANE itself: its map always answers
+ * DANE (tls-policy leaves it to Postfix's dane level, which the default
+ * smtp transport runs at). */
 static const struct transport {
 	const char *name, *level, *protocols, *map;
 } transports[] = {
@@ -51,10 +55,13 @@ static const struct transport {
 	{"postern-tls13-encrypt", "encrypt", ">=TLSv1.3", "tls-policy-encrypt13"},
 	{"postern-tls-verify", "verify", ">=TLSv1.2", "tls-policy-verify"},
 	{"postern-tls13-verify", "verify", ">=TLSv1.3", "tls-policy-verify13"},
-	{"postern-notls", "none", NULL, "tls-policy"},
+	{"postern-notls", "none", NULL, "tls-policy-none"},
 };
-/* The map of the default smtp transport (opportunistic accounts). */
+/* The map of the default smtp transport (opportunistic accounts), and
+ * the level it runs at: Postfix does DANE itself for a domain the map
+ * answers NOTFOUND (postern-hookd's tlspolicy_postfix_dane). */
 #define DEFAULT_MAP "tls-policy"
+#define DEFAULT_LEVEL "dane"
 #define NTRANSPORTS (sizeof(transports) / sizeof(transports[0]))
 
 /* Run postconf with argv (NULL-terminated, argv[0] = "postconf"); its
@@ -160,7 +167,8 @@ typedef struct service {
 	char entry[1024];
 } service;
 
-#define NMAIN 6
+#define NMAIN 7
+#define M_LEVEL 5 /* m[M_LEVEL] is smtp_tls_security_level */
 #define NSERVICES (3 + NTRANSPORTS)
 
 static void build(const hookd_addr *a, setting *m, service *s)
@@ -185,8 +193,14 @@ static void build(const hookd_addr *a, setting *m, service *s)
 	snprintf(m[3].value, sizeof(m[3].value), "socketmap:%s:" DEFAULT_MAP, a->tlspolicy);
 	m[4].name = "smtp_dns_support_level";
 	snprintf(m[4].value, sizeof(m[4].value), "dnssec");
-	m[5].name = "smtp_tls_loglevel";
-	snprintf(m[5].value, sizeof(m[5].value), "1");
+	/* Opportunistic DANE by Postfix itself, as TLS_README recommends
+	 * (with dnssec lookups): the tls-policy map then need not ask TLSA
+	 * for a domain without an enforced MTA-STS policy (one DNS round
+	 * trip per miss, docs/mta-sts.md). */
+	m[M_LEVEL].name = "smtp_tls_security_level";
+	snprintf(m[M_LEVEL].value, sizeof(m[M_LEVEL].value), DEFAULT_LEVEL);
+	m[6].name = "smtp_tls_loglevel";
+	snprintf(m[6].value, sizeof(m[6].value), "1");
 	for (i = 0; i < 3; i++) {
 		s[i].key = subs[i][0];
 		snprintf(s[i].entry, sizeof(s[i].entry),
@@ -262,7 +276,42 @@ static int write_file(const char *path, const char *data, size_t len, mode_t mod
 	return 0;
 }
 
-static int apply(cli *c, const char *dir, const setting *m, const service *s)
+/* Levels stronger than dane for a domain without DANE: a main.cf that
+ * has one keeps it (the administrator asked every delivery for at least
+ * that).  Then Postfix does no DANE itself; postern-hookd must answer
+ * DANE on tls-policy (tlspolicy_postfix_dane = no). */
+static int stronger_than_dane(const char *level)
+{
+	static const char *const strong[] = {"encrypt", "dane-only", "fingerprint", "verify", "secure"};
+
+	for (size_t i = 0; i < sizeof(strong) / sizeof(strong[0]); i++)
+		if (!strcmp(level, strong[i]))
+			return 1;
+	return 0;
+}
+
+/* main.cf's smtp_tls_security_level as written (postconf -h; "" when
+ * unset); with it unset, the obsolete smtp_enforce_tls = yes means
+ * encrypt. */
+static void current_level(const char *dir, char *out, size_t len)
+{
+	const char *a1[] = {"postconf", "-c", dir, "-h", "smtp_tls_security_level", NULL};
+	const char *a2[] = {"postconf", "-c", dir, "-h", "smtp_enforce_tls", NULL};
+	char *o = NULL;
+
+	out[0] = '\0';
+	if (postconf(&o, a1) == 0 && o) {
+		o[strcspn(o, "\n")] = '\0';
+		snprintf(out, len, "%s", o);
+	}
+	free(o);
+	o = NULL;
+	if (out[0] == '\0' && postconf(&o, a2) == 0 && o && !strncmp(o, "yes", 3))
+		snprintf(out, len, "encrypt");
+	free(o);
+}
+
+static int apply(cli *c, const char *dir, const setting *m, const service *s, char *was, size_t wlen, int *kept)
 {
 	char mainp[4200], masterp[4200], filterp[4200], arg[1200], key[96], *out = NULL;
 	char *saved_main = NULL, *saved_master = NULL;
@@ -279,8 +328,12 @@ static int apply(cli *c, const char *dir, const setting *m, const service *s)
 		return cli_fail(c, EX_NOINPUT, "--apply: %.200s needs a readable main.cf and master.cf (a Postfix "
 		                               "configuration directory such as /etc/postfix)", dir);
 	}
+	current_level(dir, was, wlen);
+	*kept = stronger_than_dane(was);
 	for (i = 0; i < NMAIN && r == 0; i++) {
 		const char *argv[] = {"postconf", "-c", dir, "-e", arg, NULL};
+		if (i == M_LEVEL && *kept)
+			continue; /* the administrator's stronger level stays */
 		snprintf(arg, sizeof(arg), "%s=%s", m[i].name, m[i].value);
 		if ((st = postconf(&out, argv)) != 0)
 			r = cli_fail(c, EX_SOFTWARE, "postconf -e %s failed (status %d): %.300s", m[i].name, st,
@@ -327,13 +380,27 @@ static int cmd_postfix_config(cli *c, int argc, char **argv)
 		return r;
 	build(&a, m, s);
 	if (dir) {
-		if ((r = apply(c, dir, m, s)) != 0)
+		char was[256];
+		int kept = 0;
+
+		if ((r = apply(c, dir, m, s, was, sizeof(was), &kept)) != 0)
 			return r;
 		if (c->json)
-			return cli_json(c, json_pack("{s:s, s:s, s:s, s:s}", "applied", dir, "sasl", a.auth, "policy",
-			                             a.policy, "tlspolicy", a.tlspolicy));
-		printf("applied to %s: %d main.cf settings, %d master.cf services, %s\n", dir, NMAIN, (int)NSERVICES,
-		       STATUS_FILTER);
+			return cli_json(c, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "applied", dir, "sasl", a.auth,
+			                             "policy", a.policy, "tlspolicy", a.tlspolicy, "smtp_tls_security_level",
+			                             kept ? was : DEFAULT_LEVEL, "smtp_tls_security_level_was", was,
+			                             "tlspolicy_postfix_dane", !kept));
+		printf("applied to %s: %d main.cf settings, %d master.cf services, %s\n", dir, NMAIN - kept,
+		       (int)NSERVICES, STATUS_FILTER);
+		if (kept)
+			printf("kept smtp_tls_security_level = %s (stronger than dane for domains without DANE): Postfix "
+			       "does no DANE itself, so set tlspolicy_postfix_dane = no in postern-hookd's configuration "
+			       "(its tls-policy map then answers DANE for the domains that publish it)\n",
+			       was);
+		else if (strcmp(was, DEFAULT_LEVEL) != 0)
+			printf("smtp_tls_security_level: %s -> " DEFAULT_LEVEL " (opportunistic DANE by Postfix itself, "
+			       "TLS where offered otherwise; postern-hookd's tlspolicy_postfix_dane = yes relies on it)\n",
+			       was[0] ? was : "(unset)");
 		printf("next: in postern-hookd's configuration tlspolicy_listen = %s (the TLS policy maps' address); "
 		       "postfix check && postfix reload; then postern postfix-check\n",
 		       a.tlspolicy);
@@ -381,6 +448,7 @@ typedef struct check {
 	const char *hookd_file;  /* postern-hookd's configuration, when read */
 	char tlspolicy[4096];    /* its tlspolicy_listen ("" = off) */
 	int said_tlspolicy_off;
+	int postfix_dane;        /* its tlspolicy_postfix_dane (the default, yes, without a file) */
 } check;
 
 static void finding(check *k, const char *level, const char *where, const char *fmt, ...)
@@ -576,7 +644,12 @@ static void check_smtp_client(check *k, const char *svc, const char *want)
 		else
 			finding(k, "warning", svc, "smtp_tls_policy_maps is %s, not postern-hookd's: its answers override "
 			                           "the transport's TLS level, and MTA-STS and DANE are not applied", v);
-	} else if (strcmp(name, want) != 0)
+	} else if (strcmp(name, want) != 0 && !strcmp(want, "tls-policy-none") && !strcmp(name, DEFAULT_MAP))
+		finding(k, "error", svc, "smtp_tls_policy_maps asks postern-hookd's map '%s', must be %s: this "
+		                         "transport (level none) does no DANE itself, and %s may leave DANE to Postfix's "
+		                         "dane level (tlspolicy_postfix_dane): mail to a DANE domain would go in the clear "
+		                         "(postern postfix-config --apply writes %s)", name, want, name, want);
+	else if (strcmp(name, want) != 0)
 		finding(k, "error", svc, "smtp_tls_policy_maps asks postern-hookd's map '%s', must be %s: the answers "
 		                         "would be for another TLS requirement", name, want);
 	if (v[0] && k->hookd_file && postern_map(v, name, sizeof(name))) {
@@ -633,7 +706,7 @@ static int cmd_postfix_check(cli *c, int argc, char **argv)
 	const char *pos[1], *dir = NULL, *hookd_file = NULL;
 	const cli_opt opts[] = {{"--config-dir", 1, &dir, NULL}, {"--hookd-config", 1, &hookd_file, NULL},
 	                        {NULL, 0, NULL, NULL}};
-	check k = {c, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, "", 0};
+	check k = {c, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, "", 0, 1};
 	char v[256], defdir[1024];
 	int r, nsub = 0;
 	static hookd_conf hc;
@@ -651,6 +724,7 @@ static int cmd_postfix_check(cli *c, int argc, char **argv)
 			return cli_fail(c, EX_NOINPUT, "postern-hookd's configuration: %s", err);
 		k.hookd_file = hookd_file;
 		snprintf(k.tlspolicy, sizeof(k.tlspolicy), "%s", hc.tlspolicy_listen);
+		k.postfix_dane = hc.tlspolicy_postfix_dane != 0;
 	}
 	if (dir == NULL) {
 		char *o = NULL;
@@ -722,6 +796,17 @@ static int cmd_postfix_check(cli *c, int argc, char **argv)
 	for (size_t i = 0; i < NTRANSPORTS; i++)
 		check_transport(&k, &transports[i]);
 	check_smtp_client(&k, "smtp/unix", DEFAULT_MAP);
+	/* The default transport's level: with tlspolicy_postfix_dane the
+	 * tls-policy map answers NOTFOUND for a DANE domain without an
+	 * enforced MTA-STS policy, and only Postfix's dane level does DANE. */
+	service_value(&k, "smtp/unix", "smtp_tls_security_level", v, sizeof(v));
+	if (strcmp(v, DEFAULT_LEVEL) != 0 && k.postfix_dane)
+		finding(&k, "warning", "smtp/unix", "smtp_tls_security_level is '%s', not " DEFAULT_LEVEL ", while "
+		        "postern-hookd's tlspolicy_postfix_dane is yes (%s%s): the tls-policy map leaves DANE to "
+		        "Postfix's dane level, so mail to a DNSSEC-signed domain with TLSA records and no MTA-STS "
+		        "policy goes without DANE authentication; set smtp_tls_security_level = " DEFAULT_LEVEL
+		        " (postern postfix-config does), or tlspolicy_postfix_dane = no", v[0] ? v : "(unset)",
+		        k.hookd_file ? "in " : "the default; ", k.hookd_file ? k.hookd_file : "no --hookd-config");
 	main_value(&k, "smtp_dns_support_level", v, sizeof(v));
 	if (strcmp(v, "dnssec") != 0)
 		finding(&k, "error", NULL, "smtp_dns_support_level = %s: DANE needs dnssec (Postfix ignores TLSA "

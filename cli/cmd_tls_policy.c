@@ -30,7 +30,7 @@
 #include "sts_eval.h"
 #include "sts_fetch.h"
 
-static const char *const map_names[] = {"tls-policy", "tls-policy-encrypt", "tls-policy-encrypt13",
+static const char *const map_names[] = {"tls-policy", "tls-policy-none", "tls-policy-encrypt", "tls-policy-encrypt13",
                                         "tls-policy-verify", "tls-policy-verify13"};
 #define NMAPS (sizeof(map_names) / sizeof(map_names[0]))
 
@@ -306,8 +306,9 @@ int cli_cmd_tls_policy(cli *c, int argc, char **argv)
 	if (map) {
 		sts_account_req req;
 		if (sts_map_parse(&req, map) != 0)
-			return cli_fail(c, EX_USAGE, "--map takes tls-policy, tls-policy-encrypt, tls-policy-encrypt13, "
-			                             "tls-policy-verify or tls-policy-verify13, not '%.40s'", map);
+			return cli_fail(c, EX_USAGE, "--map takes tls-policy, tls-policy-none, tls-policy-encrypt, "
+			                             "tls-policy-encrypt13, tls-policy-verify or tls-policy-verify13, not '%.40s'",
+			                map);
 		rp.maps[rp.n_maps++] = map;
 	} else {
 		for (size_t i = 0; i < NMAPS; i++)

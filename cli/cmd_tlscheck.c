@@ -89,7 +89,7 @@ static int net_conf(cli *c, const net_opts *o, const hookd_conf *hc, probe_conf 
  * would give Postfix (sts_state_answer): the verdicts follow it. */
 
 static const sts_account_req set_req[PROBE_SET_COUNT] = {
-	{STS_REQ_NONE, 0}, {STS_REQ_ENCRYPT, 0}, {STS_REQ_VERIFY, 0}, {STS_REQ_ENCRYPT, 1}};
+	{STS_REQ_NONE, 0, 0}, {STS_REQ_ENCRYPT, 0, 0}, {STS_REQ_VERIFY, 0, 0}, {STS_REQ_ENCRYPT, 1, 0}};
 
 typedef struct dom_pol {
 	int done; /* evaluated */

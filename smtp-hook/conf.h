@@ -48,7 +48,7 @@ typedef struct hookd_conf {
 	long mtasts_nopolicy_ttl;   /* seconds */
 	long mtasts_failure_ttl;    /* seconds: no policy after a failure, never having had one */
 	long mtasts_strict_testing; /* 0 or 1 */
-	long tlspolicy_postfix_dane; /* 0 or 1: tls-policy's transports run at Postfix's dane level */
+	long tlspolicy_postfix_dane; /* 0 or 1 (default 1): tls-policy's transports run at Postfix's dane level */
 	long tlspolicy_cache_ttl;   /* seconds an evaluated domain is answered from memory */
 	long tlspolicy_cache_size;  /* domains kept in memory */
 	long tlspolicy_max_jobs;    /* evaluations in flight; beyond: TEMP */

@@ -439,23 +439,30 @@ int sts_map_parse(sts_account_req *out, const char *name)
 	static const struct {
 		const char *name;
 		sts_tls_req tls;
-		int tls13;
+		int tls13, dane_here;
 	} maps[] = {
-		{"tls-policy", STS_REQ_NONE, 0},
-		{"tls-policy-encrypt", STS_REQ_ENCRYPT, 0},
-		{"tls-policy-encrypt13", STS_REQ_ENCRYPT, 1},
-		{"tls-policy-verify", STS_REQ_VERIFY, 0},
-		{"tls-policy-verify13", STS_REQ_VERIFY, 1},
+		{"tls-policy", STS_REQ_NONE, 0, 0},
+		{"tls-policy-none", STS_REQ_NONE, 0, 1},
+		{"tls-policy-encrypt", STS_REQ_ENCRYPT, 0, 0},
+		{"tls-policy-encrypt13", STS_REQ_ENCRYPT, 1, 0},
+		{"tls-policy-verify", STS_REQ_VERIFY, 0, 0},
+		{"tls-policy-verify13", STS_REQ_VERIFY, 1, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		if (strcmp(name, maps[i].name) == 0) {
 			out->tls = maps[i].tls;
 			out->tls13 = maps[i].tls13;
+			out->dane_here = maps[i].dane_here;
 			return 0;
 		}
 	}
 	return -1;
+}
+
+int sts_req_needs_tlsa(const sts_account_req *acct)
+{
+	return acct->tls != STS_REQ_NONE || acct->dane_here;
 }
 
 /* ---- the answer ---- */

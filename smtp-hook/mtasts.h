@@ -90,13 +90,19 @@ typedef enum sts_tls_req { STS_REQ_NONE = 0, STS_REQ_ENCRYPT = 1, STS_REQ_VERIFY
 
 typedef struct sts_account_req {
 	sts_tls_req tls;
-	int tls13; /* minimum protocol TLSv1.3 (else TLSv1.2 when tls != NONE) */
+	int tls13;     /* minimum protocol TLSv1.3 (else TLSv1.2 when tls != NONE) */
+	int dane_here; /* the transport does no DANE itself (level none): the answer must carry it */
 } sts_account_req;
 
 /*
  * The map names the service answers (docs/mta-sts.md):
- *   tls-policy               the domain's requirement alone (default,
- *                            opportunistic and no-TLS transports)
+ *   tls-policy               the domain's requirement alone (the default
+ *                            smtp transport, opportunistic accounts); may
+ *                            leave DANE to Postfix's dane level
+ *                            (tlspolicy_postfix_dane)
+ *   tls-policy-none          the same for a transport at level none
+ *                            (postern-notls): DANE always answered here
+ *                            (dane_here), TLSA always asked
  *   tls-policy-encrypt       at least encrypt, TLSv1.2+
  *   tls-policy-encrypt13     at least encrypt, TLSv1.3
  *   tls-policy-verify        at least verify, TLSv1.2+
@@ -104,6 +110,10 @@ typedef struct sts_account_req {
  * Returns 0, or -1 for any other name.
  */
 int sts_map_parse(sts_account_req *out, const char *name);
+
+/* Does an answer on this map need DANE known whatever the domain's
+ * MTA-STS policy (an enforcing map, or tls-policy-none)?  1 or 0. */
+int sts_req_needs_tlsa(const sts_account_req *acct);
 
 typedef enum sts_answer_result {
 	STS_ANSWER_TOOLONG = -2, /* does not fit outlen */

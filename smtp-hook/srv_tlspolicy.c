@@ -7,6 +7,11 @@
  * policy mode, the MX hosts matching it, DANE), kept in memory for
  * tlspolicy_cache_ttl seconds (never past the policy's expiry), and the
  * map's requirement: a cached answer touches neither DNS nor the store.
+ * With tlspolicy_postfix_dane (the default) the plain map `tls-policy`
+ * leaves DANE to Postfix's dane level for a domain without an enforced
+ * policy, so its misses ask no TLSA; every other map (the enforcing ones,
+ * and tls-policy-none of postern-notls at level none) always has DANE
+ * known (sts_req_needs_tlsa).
  *
  * A miss holds the connection (conn_hold) and joins the domain's job:
  * one evaluation (sts_job) per domain, however many lookups wait for it,
@@ -94,7 +99,7 @@ struct tlspolicy {
 	} n;
 };
 
-static const sts_account_req PLAIN = {STS_REQ_NONE, 0};
+static const sts_account_req PLAIN = {STS_REQ_NONE, 0, 0};
 
 /* ---- the in-memory cache ---- */
 
@@ -483,7 +488,7 @@ static int on_domain(tlspolicy *tp, conn *c, tp_waiter *w, const char *map, cons
 	if (e && dns_now_ms() < e->expires_ms && !sts_state_needs_tlsa(&e->st, acct, strict)) {
 		tp->n.hits++;
 		e->used = 1;
-		if (acct->tls != STS_REQ_NONE)
+		if (sts_req_needs_tlsa(acct))
 			e->want_tlsa = 1;
 		return answer_state(tp, c, map, acct, domain, &e->st, 1);
 	}
@@ -496,7 +501,7 @@ static int on_domain(tlspolicy *tp, conn *c, tp_waiter *w, const char *map, cons
 			return reply(c, "TEMP", "too many TLS policy lookups in flight");
 		}
 	}
-	if (acct->tls != STS_REQ_NONE && !sts_job_wants_tlsa(tj->j))
+	if (sts_req_needs_tlsa(acct) && !sts_job_wants_tlsa(tj->j))
 		sts_job_want_tlsa(tj->j); /* wakes it: run from the loop */
 	w->c = c;
 	w->acct = *acct;
@@ -536,8 +541,8 @@ static ssize_t tp_data(conn *c, const char *buf, size_t len)
 		if (sts_map_parse(&acct, q.name) != 0) {
 			hlog(LOG_WARNING, "tlspolicy: %s: unknown map name %s", conn_peer(c), q.name);
 			r = reply(c, "PERM",
-			          "unknown map name; accepted: tls-policy tls-policy-encrypt tls-policy-encrypt13 "
-			          "tls-policy-verify tls-policy-verify13");
+			          "unknown map name; accepted: tls-policy tls-policy-none tls-policy-encrypt "
+			          "tls-policy-encrypt13 tls-policy-verify tls-policy-verify13");
 		} else {
 			switch (sts_key_parse(domain, q.key)) {
 			case STS_KEY_DOMAIN:

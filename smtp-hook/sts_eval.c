@@ -604,7 +604,7 @@ static int enforced(const sts_state *s, int strict_testing)
 
 int sts_state_needs_tlsa(const sts_state *s, const sts_account_req *acct, int strict_testing)
 {
-	return s->tlsa_skipped && (acct->tls != STS_REQ_NONE || enforced(s, strict_testing));
+	return s->tlsa_skipped && (sts_req_needs_tlsa(acct) || enforced(s, strict_testing));
 }
 
 int sts_state_testing_unenforced(const sts_state *s, int strict_testing)
@@ -639,8 +639,9 @@ sts_eval_kind sts_state_answer(char *out, size_t outlen, const sts_state *s, con
 			snprintf(pol.mx[i], sizeof(pol.mx[i]), "%s", s->match[i]);
 	}
 	/* the plain map's transport at Postfix's dane level: without an
-	 * enforced policy the same answer whether TLSA was asked or not */
-	left = s->postfix_dane && acct->tls == STS_REQ_NONE && !enforce;
+	 * enforced policy the same answer whether TLSA was asked or not
+	 * (not tls-policy-none: its transport, at level none, does no DANE) */
+	left = s->postfix_dane && !sts_req_needs_tlsa(acct) && !enforce;
 	switch (sts_answer(out, outlen, acct, s->dane && !left, enforce ? &pol : NULL, s->match, s->n_match)) {
 	case STS_ANSWER_OK:
 		*why = s->dane ? "DANE" : enforce ? "MTA-STS enforced" : "the account's requirement";
@@ -674,7 +675,7 @@ void sts_eval(sts_eval_result *out, const sts_eval_conf *c, const char *domain, 
 		snprintf(out->why, sizeof(out->why), "out of memory: defer");
 		return;
 	}
-	if (acct->tls != STS_REQ_NONE)
+	if (sts_req_needs_tlsa(acct))
 		sts_job_want_tlsa(j);
 	while (!sts_job_step(j, dns_now_ms())) {
 		struct pollfd p[2] = {{.fd = dns_fd(c->dns), .events = POLLIN}, {.fd = -1}};

@@ -469,8 +469,11 @@ def main():
           "postern postfix-config --apply gives a configuration postfix-check passes: " + r.stdout)
     # These scenarios route by /etc/hosts, without DNS: no DNS lookups and
     # no recipient-domain TLS policy here (tests/e2e/sts.py tests those
-    # with a real resolver and the TLS policy service).
-    run("postconf", "-c", etc, "-e", "smtp_dns_support_level=disabled")
+    # with a real resolver and the TLS policy service); so no dane level
+    # either (it needs DNSSEC lookups: Postfix would warn and use may).
+    check(run("postconf", "-c", etc, "-h", "smtp_tls_security_level").strip() == "dane",
+          "postfix-config wrote smtp_tls_security_level = dane")
+    run("postconf", "-c", etc, "-e", "smtp_dns_support_level=disabled", "smtp_tls_security_level=may")
     run("postconf", "-c", etc, "-X", "smtp_tls_policy_maps")
     for t in ("postern-tls-encrypt", "postern-tls13-encrypt", "postern-tls-verify", "postern-tls13-verify",
               "postern-notls"):

@@ -37,9 +37,11 @@ expect 0 "TLS required but not supported" "$P" postfix-config
 # The TLS policy maps: the default transport's and one name per enforcing transport, on PORT+2.
 expect 0 "^smtp_tls_policy_maps = socketmap:inet:127.0.0.1:10037:tls-policy$" "$P" postfix-config
 expect 0 "^smtp_dns_support_level = dnssec$" "$P" postfix-config
+expect 0 "^smtp_tls_security_level = dane$" "$P" postfix-config
+expect 0 '"smtp_tls_security_level": "dane"' "$P" --json postfix-config
 expect 0 "^smtp_tls_loglevel = 1$" "$P" postfix-config
 for m in tls-encrypt:tls-policy-encrypt tls13-encrypt:tls-policy-encrypt13 tls-verify:tls-policy-verify \
-	tls13-verify:tls-policy-verify13 notls:tls-policy; do
+	tls13-verify:tls-policy-verify13 notls:tls-policy-none; do
 	out=$("$P" postfix-config --hookd inet:127.0.0.1:20001 | sed -n "/^postern-${m%%:*} /,/^[^ ]/p")
 	printf '%s\n' "$out" | grep -qx "  -o smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:${m#*:}" &&
 		ok "postern-${m%%:*} asks map ${m#*:}" || bad "postern-${m%%:*}: no map ${m#*:} in: $out"
@@ -52,7 +54,13 @@ expect 64 "is not inet:HOST:PORT" "$P" postfix-config --hookd inet:127.0.0.1
 expect 64 "is not inet:HOST:PORT or unix" "$P" postfix-config --hookd 127.0.0.1:10035
 
 # Apply, then the check passes; applying again changes nothing.
-expect 0 "applied to" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+# Debian's main.cf has no smtp_tls_security_level: it becomes dane, and the message says so.
+expect 0 "^smtp_tls_security_level: \(unset\) -> dane \(opportunistic DANE by Postfix itself" \
+	"$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+[ "$(postconf -c "$D" -h smtp_tls_security_level)" = dane ] && ok "postconf reads smtp_tls_security_level = dane" ||
+	bad "smtp_tls_security_level after apply: $(postconf -c "$D" -h smtp_tls_security_level)"
+[ "$(postconf -c "$D" -h smtpd_tls_cert_file)" = /etc/ssl/certs/mta.pem ] && ok "apply keeps the other main.cf settings" ||
+	bad "smtpd_tls_cert_file lost"
 expect 0 "next: in postern-hookd's configuration tlspolicy_listen = inet:127.0.0.1:20003" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
 expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D"
 expect 0 "policy service inet:127.0.0.1:20002 asked at RCPT" "$P" postfix-check --config-dir "$D"
@@ -67,7 +75,9 @@ grep -q "TLS required but not supported" "$D/postern_tls_status.pcre" && ok "sta
 	ok "postconf reads the verify transport's map" || bad "verify transport's map"
 cp "$D/main.cf" "$T/main.1"
 cp "$D/master.cf" "$T/master.1"
-expect 0 "applied to" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+out=$("$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D")
+printf '%s\n' "$out" | grep -q "smtp_tls_security_level" && bad "a second apply still talks of the level: $out" ||
+	ok "a second apply: nothing said of the level (already dane)"
 cmp -s "$D/main.cf" "$T/main.1" && cmp -s "$D/master.cf" "$T/master.1" && ok "apply is idempotent" || bad "apply twice differs"
 expect 0 '"errors": 0' "$P" --json postfix-check --config-dir "$D"
 
@@ -87,7 +97,45 @@ postconf -c "$D" -e "smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:tls-pol
 expect 0 "warning: smtp/unix: smtp_tls_policy_maps .* has other maps besides postern-hookd's" \
 	"$P" postfix-check --config-dir "$D"
 postconf -c "$D" -e "smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:tls-policy"
+# postern-notls on the plain map (as postfix-config wrote it before tls-policy-none): an error that says why.
 postconf -c "$D" -P "postern-notls/unix/smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:tls-policy"
+expect 1 "error: postern-notls/unix: smtp_tls_policy_maps asks postern-hookd's map 'tls-policy', must be tls-policy-none: this transport \(level none\) does no DANE itself.*in the clear" \
+	"$P" postfix-check --config-dir "$D"
+postconf -c "$D" -P "postern-notls/unix/smtp_tls_policy_maps=socketmap:inet:127.0.0.1:20003:tls-policy-none"
+expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D"
+# The default transport below the dane level while postern-hookd leaves DANE to it.
+postconf -c "$D" -e smtp_tls_security_level=may
+expect 0 "warning: smtp/unix: smtp_tls_security_level is 'may', not dane, while postern-hookd's tlspolicy_postfix_dane is yes \(the default; no --hookd-config\): .*without DANE authentication; set smtp_tls_security_level = dane .*or tlspolicy_postfix_dane = no" \
+	"$P" postfix-check --config-dir "$D"
+expect 0 "0 error\(s\), 1 warning\(s\)" "$P" postfix-check --config-dir "$D"
+printf 'tlspolicy_listen = inet:127.0.0.1:20003\ntlspolicy_postfix_dane = yes\n' >"$T/hookd.conf"
+expect 0 "tlspolicy_postfix_dane is yes \(in $T/hookd.conf\)" "$P" postfix-check --config-dir "$D" --hookd-config "$T/hookd.conf"
+printf 'tlspolicy_listen = inet:127.0.0.1:20003\ntlspolicy_postfix_dane = no\n' >"$T/hookd.conf"
+expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D" --hookd-config "$T/hookd.conf"
+# An override on the smtp service counts too.
+postconf -c "$D" -e smtp_tls_security_level=dane
+postconf -c "$D" -P "smtp/unix/smtp_tls_security_level=encrypt"
+expect 0 "warning: smtp/unix: smtp_tls_security_level is 'encrypt', not dane" "$P" postfix-check --config-dir "$D"
+postconf -c "$D" -PX "smtp/unix/smtp_tls_security_level"
+# A stronger level already in main.cf is kept, and the message says what to do instead.
+postconf -c "$D" -n >"$T/main.2"
+postconf -c "$D" -e smtp_tls_security_level=encrypt
+expect 0 "^kept smtp_tls_security_level = encrypt .*set tlspolicy_postfix_dane = no" \
+	"$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+[ "$(postconf -c "$D" -h smtp_tls_security_level)" = encrypt ] && ok "a stronger level is kept" || bad "encrypt replaced"
+expect 0 '"smtp_tls_security_level": "encrypt"' "$P" --json postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+expect 0 '"tlspolicy_postfix_dane": false' "$P" --json postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+# The obsolete smtp_enforce_tls = yes (no level) means encrypt: kept too.
+postconf -c "$D" -X smtp_tls_security_level
+postconf -c "$D" -e smtp_enforce_tls=yes
+expect 0 "^kept smtp_tls_security_level = encrypt" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+[ -z "$(postconf -c "$D" -n smtp_tls_security_level)" ] && ok "smtp_enforce_tls: no level written" || bad "a level was written"
+postconf -c "$D" -X smtp_enforce_tls
+# none (or may) is replaced, and said.
+postconf -c "$D" -e smtp_tls_security_level=none
+expect 0 "^smtp_tls_security_level: none -> dane" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+postconf -c "$D" -n | cmp -s - "$T/main.2" && ok "back to the settings of the first apply" ||
+	{ bad "main.cf differs from the first apply"; postconf -c "$D" -n | diff "$T/main.2" -; }
 expect 0 "0 error\(s\), 0 warning\(s\)" "$P" postfix-check --config-dir "$D"
 postconf -c "$D" -e smtp_dns_support_level=enabled
 expect 1 "error: smtp_dns_support_level = enabled: DANE needs dnssec" "$P" postfix-check --config-dir "$D"

@@ -25,17 +25,28 @@ Made here, fresh each run:
                             policy fetches (under valgrind unless E2E_VALGRIND=0)
   Postfix                   a private instance configured by postern
                             postfix-config --apply: smtp_tls_policy_maps,
-                            smtp_dns_support_level = dnssec; recipient
-                            domains routed by their MX records
+                            smtp_dns_support_level = dnssec,
+                            smtp_tls_security_level = dane (Postfix's own
+                            DANE, validated through unbound's AD bit);
+                            recipient domains routed by their MX records
+
+postern-hookd runs with the default tlspolicy_postfix_dane = yes: tls-policy
+answers NOTFOUND for a DANE domain without an MTA-STS policy, and Postfix's
+dane level must enforce DANE itself (nomatch.dane.example below);
+postern-notls (the account in TLS mode none, level none) asks
+tls-policy-none, which answers dane there.
 
 Recipient domains:
   enforce.mtasts.example    MTA-STS enforce, mx *.enforce.mtasts.example -> good
   wrongcert.mtasts.example  MTA-STS enforce -> wrong (certificate for another name)
   testing.mtasts.example    MTA-STS testing -> wrong
   nopolicy.mtasts.example   no policy -> plain
-  good.dane.example         signed, TLSA matches the good sink's key -> good
+  good.dane.example         signed, TLSA matches the good sink's key, no
+                            MTA-STS policy -> good
   bad.dane.example          signed, TLSA does not match; MTA-STS enforce whose
                             mx pattern and certificate would accept -> good
+  nomatch.dane.example      signed, TLSA does not match, no MTA-STS policy
+                            (tls-policy: NOTFOUND) -> good
   sender.mtasts.example     the senders' domain -> sender
 
 usage: sts.py BUILD_DIR SOURCE_DIR
@@ -83,7 +94,8 @@ def spki_sha256(pem):
 
 def make_certs():
     run("sh", os.path.join(E2E, "certs.sh"), CERTS)
-    leaf("good", ["mx.enforce.mtasts.example", "mx.good.dane.example", "mx.bad.dane.example"])
+    leaf("good", ["mx.enforce.mtasts.example", "mx.good.dane.example", "mx.bad.dane.example",
+                  "mx.nomatch.dane.example"])
     leaf("wrong", ["wrong.example"])
     leaf("mtasts", ["mta-sts.%s" % d for d in ("enforce.mtasts.example", "wrongcert.mtasts.example",
                                                "testing.mtasts.example", "bad.dane.example")])
@@ -126,6 +138,9 @@ mx.bad A {good}
 _25._tcp.mx.bad TLSA 3 1 1 {otherhash}
 _mta-sts.bad TXT "v=STSv1; id=bad1"
 mta-sts.bad A {https}
+nomatch MX 10 mx.nomatch
+mx.nomatch A {good}
+_25._tcp.mx.nomatch TLSA 3 1 1 {otherhash}
 """.format(https=HTTPS, goodhash=good, otherhash=other, **SINKS))
     key = run("ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "dane.example", cwd=DNS).strip()
     run("ldns-signzone", "-n", "-f", "dane.example.zone.signed", "dane.example.zone", key, cwd=DNS)
@@ -247,12 +262,18 @@ def start_postfix():
     run("sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "write")
     etc = os.path.join(PF, "etc")
     run(CLI, "postfix-config", "--hookd", "inet:127.0.0.1:%d" % AUTH_PORT, "--apply", etc)
-    # Host addresses from DNS too (the base instance resolves by /etc/hosts).
-    run("postconf", "-c", etc, "-e", "smtp_host_lookup=dns")
+    # Host addresses from DNS too (the base instance resolves by /etc/hosts);
+    # Postfix's DNSSEC probe asks a signed test zone (there is no root here):
+    # it warns "DNSSEC validation may be unavailable" when the AD bit is missing.
+    run("postconf", "-c", etc, "-e", "smtp_host_lookup=dns", "dnssec_probe=ns:dane.example")
     r = subprocess.run([CLI, "postfix-check", "--config-dir", etc, "--hookd-config", os.path.join(W, "hookd.conf")],
                        capture_output=True, text=True)
     check(r.returncode == 0 and "0 error(s), 0 warning(s)" in r.stdout,
           "postfix-config --apply with the TLS policy maps passes postfix-check against hookd.conf: " + r.stdout)
+    check(run("postconf", "-c", etc, "-h", "smtp_tls_security_level").strip() == "dane",
+          "postfix-config wrote smtp_tls_security_level = dane")
+    check(run("postconf", "-c", etc, "-P", "postern-notls/unix/smtp_tls_policy_maps").strip().endswith(
+        ":tls-policy-none"), "postern-notls asks tls-policy-none")
     run("sh", os.path.join(E2E, "postfix-instance.sh"), PF, CERTS, "start")
     wait_for(lambda: listening("127.0.0.1", 587), "Postfix on 587")
 
@@ -315,6 +336,10 @@ def scenarios(keys):
     send("opp", "e@bad.dane.example", "sts dane-mismatch")
     send("opp", "f@good.dane.example", "sts dane-match")
     send("opp", "g@testing.mtasts.example", "sts testing")
+    send("opp", "h@nomatch.dane.example", "sts dane-nomatch")
+    send("nls", "i@good.dane.example", "sts none-dane-match")
+    send("nls", "j@nomatch.dane.example", "sts none-dane-nomatch")
+    send("nls", "k@testing.mtasts.example", "sts none-testing")
 
     # An opportunistic account to an enforce domain: verified TLS to the matching MX.
     got = wait_for(lambda: with_subject("good", "sts enforce"), "delivery to enforce.mtasts.example")
@@ -350,12 +375,16 @@ def scenarios(keys):
     check(answer("nopolicy.mtasts.example", "tls-policy-encrypt") == "OK encrypt protocols=>=TLSv1.2",
           "enforced account, no policy: the map answers encrypt")
 
-    # DANE: a matching TLSA record delivers, verified by DANE ...
+    # DANE: a matching TLSA record delivers, verified by DANE ...  (no MTA-STS
+    # policy: tls-policy leaves DANE to the default transport's dane level)
     got = wait_for(lambda: with_subject("good", "sts dane-match"), "delivery to good.dane.example")
     check(len(got) == 1 and got[0][0]["tls"] is True, "DANE match: delivered over TLS")
-    check(re.search(r"Verified TLS connection established to mx\.good\.dane\.example", maillog()) is not None,
-          "DANE match: verified")
-    check(answer("good.dane.example", "tls-policy") == "OK dane", "DANE match: the map answers dane")
+    check(re.search(r"postfix/smtp\[\d+\]: Verified TLS connection established to mx\.good\.dane\.example",
+                    maillog()) is not None, "DANE match: verified by the default smtp transport")
+    check(answer("good.dane.example", "tls-policy") == "NOTFOUND ",
+          "DANE match, no policy: tls-policy NOTFOUND (DANE left to Postfix's dane level)")
+    check(answer("good.dane.example", "tls-policy-verify") == "OK dane-only protocols=>=TLSv1.2",
+          "DANE match: dane-only on an enforcing map")
     # ... one that does not match is not delivered, though the MTA-STS policy would accept the MX.
     lines = wait_for(lambda: log_for("e@bad.dane.example", "deferred"), "bad.dane.example deferral")
     check(bool(lines), "DANE mismatch: deferred: %s" % (lines[:1],))
@@ -366,6 +395,40 @@ def scenarios(keys):
     check(answer("bad.dane.example", "tls-policy") == "OK dane", "DANE mismatch: dane, not the policy's secure")
     check(answer("bad.dane.example", "tls-policy-verify") == "OK dane-only protocols=>=TLSv1.2",
           "DANE mismatch: dane-only on an enforcing map")
+
+    # DANE without an MTA-STS policy whose TLSA does not match: tls-policy says NOTFOUND,
+    # Postfix's own dane level must refuse the MX (at may it would deliver, unverified).
+    lines = wait_for(lambda: log_for("h@nomatch.dane.example", "deferred"), "nomatch.dane.example deferral")
+    check(bool(lines) and re.search(r"postfix/smtp\[\d+\]:", lines[0]) is not None,
+          "DANE mismatch, no policy, opportunistic account: deferred by the default transport: %s" % (lines[:1],))
+    check(not with_subject("good", "sts dane-nomatch") and queued("h@nomatch.dane.example"),
+          "DANE mismatch, no policy: not delivered, still in the queue")
+    check(re.search(r"postfix/smtp\[\d+\]: .*mx\.nomatch\.dane\.example\[127\.0\.8\.21\]:25: "
+                    r"num=\d+:no matching DANE TLSA records", maillog()) is not None,
+          "DANE mismatch, no policy: Postfix's dane level checked the TLSA records itself")
+    check(answer("nomatch.dane.example", "tls-policy") == "NOTFOUND ",
+          "DANE mismatch, no policy: tls-policy NOTFOUND (left to Postfix)")
+
+    # The account in TLS mode none (postern-notls, level none, map tls-policy-none):
+    # DANE still enforced where the domain publishes it ...
+    got = wait_for(lambda: with_subject("good", "sts none-dane-match"), "the none-mode account's DANE delivery")
+    check(len(got) == 1 and got[0][0]["tls"] is True, "none-mode account, DANE match: delivered over TLS")
+    check(re.search(r"postfix/postern-notls/smtp\[\d+\]: Verified TLS connection established to "
+                    r"mx\.good\.dane\.example", maillog()) is not None,
+          "none-mode account, DANE match: verified, by postern-notls")
+    check(answer("good.dane.example", "tls-policy-none") == "OK dane", "none-mode account: tls-policy-none answers dane")
+    lines = wait_for(lambda: log_for("j@nomatch.dane.example", "deferred"), "the none-mode account's DANE deferral")
+    check(bool(lines) and "postfix/postern-notls/smtp[" in lines[0],
+          "none-mode account, DANE mismatch: deferred by postern-notls: %s" % (lines[:1],))
+    check(not with_subject("good", "sts none-dane-nomatch") and queued("j@nomatch.dane.example"),
+          "none-mode account, DANE mismatch: not delivered (not in the clear either), still in the queue")
+    check(answer("nomatch.dane.example", "tls-policy-none") == "OK dane",
+          "none-mode account, DANE mismatch: tls-policy-none answers dane")
+    # ... and level none where the domain demands nothing (a testing policy, an MX offering STARTTLS).
+    got = wait_for(lambda: with_subject("wrong", "sts none-testing"), "the none-mode account's delivery to testing")
+    check(len(got) == 1 and got[0][0]["tls"] is False, "none-mode account, no requirement: delivered without TLS")
+    check(answer("testing.mtasts.example", "tls-policy-none") == "NOTFOUND ",
+          "none-mode account, no requirement: tls-policy-none NOTFOUND")
 
     # A testing-mode policy: delivered as opportunistic (to an MX whose certificate is for another name).
     got = wait_for(lambda: with_subject("wrong", "sts testing"), "delivery to testing.mtasts.example")
@@ -399,6 +462,8 @@ def main():
     start_postfix()
     scenarios(keys)
     e2elib.stop_hookd(hookd)
+    check(re.search(r"warning: .*(dnssec lookups disabled|no requisite library support|DNSSEC)", maillog()) is None,
+          "Postfix's dane level had what it needs (no DNSSEC warning in its log)")
 
 
 e2elib.main(main, lambda: hookd, "hookd.log, dns/, sinks")

@@ -47,7 +47,7 @@ static void check_policy(const char *buf, size_t size)
 	static char hosts[STS_MX_MAX][STS_NAME_MAX + 8];
 	const char *mx[STS_MX_MAX], *err;
 	char out[STS_ANSWER_MAX];
-	const sts_account_req acct = {STS_REQ_ENCRYPT, 1};
+	const sts_account_req acct = {STS_REQ_ENCRYPT, 1, 0};
 
 	if (sts_policy_parse(&p, buf, size, &err) != 0) {
 		if (err == NULL || p.n_mx != 0)

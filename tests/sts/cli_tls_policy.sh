@@ -63,19 +63,27 @@ expect 0 "^cache: +no policy, found [0-9]+ s ago; asked again after" postern tls
 expect 0 "^DANE: +no: the MX records are not DNSSEC-signed" postern tls policy plain.example $C
 expect 0 "^  tls-policy +NOTFOUND$" postern tls policy plain.example $C
 expect 0 "^  tls-policy-encrypt +OK encrypt protocols=>=TLSv1.2$" postern tls policy plain.example $C
-# tlspolicy_postfix_dane = yes: a signed domain without a policy is left to Postfix's dane
-# level on tls-policy (TLSA not asked), the enforcing maps still know DANE.
+# tlspolicy_postfix_dane = yes (the default): a signed domain without a policy is left to
+# Postfix's dane level on tls-policy (TLSA not asked); the enforcing maps and tls-policy-none
+# (postern-notls, level none: no DANE of its own) still know DANE.
 { cat "$T/hookd.conf"; echo "tlspolicy_postfix_dane = yes"; } >"$T/dane.conf"
+{ cat "$T/hookd.conf"; echo "tlspolicy_postfix_dane = no"; } >"$T/nodane.conf"
+expect 0 "^  tls-policy +NOTFOUND$" postern tls policy danenp.sts.example $C
+expect 0 "^  tls-policy-none +OK dane$" postern tls policy danenp.sts.example $C
+expect 0 "^DANE: +yes" postern tls policy danenp.sts.example --map tls-policy-none $C
+expect 0 "^  tls-policy-none +NOTFOUND$" postern tls policy notlsa.sts.example $C
+expect 0 "^  tls-policy-none +OK secure match=mx1.enforce.sts.example servername=hostname$" postern tls policy enforce.sts.example $C
 expect 0 "^  tls-policy +NOTFOUND$" postern tls policy danenp.sts.example --hookd-config "$T/dane.conf"
 expect 0 "^  tls-policy-verify +OK dane-only protocols=>=TLSv1.2$" postern tls policy danenp.sts.example --hookd-config "$T/dane.conf"
 expect 0 "^DANE: +yes" postern tls policy danenp.sts.example --hookd-config "$T/dane.conf"
 expect 0 "^ +\(TLSA not asked for tls-policy: left to Postfix's dane level\)" postern tls policy danenp.sts.example --hookd-config "$T/dane.conf"
 expect 0 "^DANE: +not asked: no enforced policy" postern tls policy danenp.sts.example --map tls-policy --hookd-config "$T/dane.conf"
-expect 0 "^  tls-policy +OK dane$" postern tls policy danenp.sts.example $C
+expect 0 "^  tls-policy +OK dane$" postern tls policy danenp.sts.example --hookd-config "$T/nodane.conf"
+expect 0 "^  tls-policy-none +OK dane$" postern tls policy danenp.sts.example --hookd-config "$T/nodane.conf"
 expect 0 "^  tls-policy +OK dane$" postern tls policy dane.sts.example --hookd-config "$T/dane.conf"
 # Errors that say what happened.
 expect 66 "no such domain: nxd.sts.example does not exist in DNS \(NXDOMAIN\)" postern tls policy nxd.sts.example $C
-expect 64 "--map takes tls-policy, tls-policy-encrypt" postern tls policy enforce.sts.example --map tls-policy-none $C
+expect 64 "--map takes tls-policy, tls-policy-none, tls-policy-encrypt" postern tls policy enforce.sts.example --map tls-policy-bogus $C
 expect 64 "is not a domain name" postern tls policy "[127.0.0.1]:25" $C
 expect 66 "postern-hookd's configuration: $T/missing.conf: No such file" postern tls policy enforce.sts.example --hookd-config "$T/missing.conf"
 # A server that does not answer (nothing listens on port 9).

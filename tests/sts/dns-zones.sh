@@ -73,6 +73,17 @@ danenp3 MX 10 mx.danenp3.sts.example.
 danenp4 MX 10 mx.danenp3.sts.example.
 mx.danenp3 A 127.0.7.4
 _25._tcp.mx.danenp3 TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+; and three more, each on an MX host of its own (TLSA not in a resolver's cache yet):
+; tls-policy-none, and tlspolicy_postfix_dane = no
+danenp5 MX 10 mx.danenp5.sts.example.
+mx.danenp5 A 127.0.7.4
+_25._tcp.mx.danenp5 TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+danenp6 MX 10 mx.danenp6.sts.example.
+mx.danenp6 A 127.0.7.4
+_25._tcp.mx.danenp6 TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+danenp7 MX 10 mx.danenp7.sts.example.
+mx.danenp7 A 127.0.7.4
+_25._tcp.mx.danenp7 TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 ZONE
 if [ -n "${STS_DNS_EXTRA:-}" ]; then cat "$STS_DNS_EXTRA" >>"$dir/sts.example.zone"; fi
 cat >"$dir/plain.example.zone" <<ZONE

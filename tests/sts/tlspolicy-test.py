@@ -213,6 +213,14 @@ def run(work):
     check(len(re.findall(r"tlspolicy: dane\.sts\.example: lookup:", d.text()[mark:])) == 1,
           "six concurrent lookups of one domain: one evaluation")
 
+    # the default tlspolicy_postfix_dane = yes: a signed domain without a
+    # policy is left to Postfix's dane level on tls-policy; tls-policy-none
+    # (postern-notls, level none: no DANE of its own) answers DANE itself
+    check(c.ask("tls-policy", "danenp2.sts.example") == "NOTFOUND ", "default: signed, no policy, tls-policy -> NOTFOUND")
+    check(c.ask("tls-policy-none", "danenp2.sts.example") == "OK dane", "default: the same on tls-policy-none -> dane")
+    check(c.ask("tls-policy-none", "dane.sts.example") == "OK dane", "tls-policy-none: an enforce policy with DANE -> dane")
+    check(c.ask("tls-policy-none", "enforce.sts.example") == secure, "tls-policy-none: an enforce policy -> secure")
+
     # testing: not enforced, logged; none: as no policy
     mark = len(d.text())
     check(c.ask("tls-policy", "testing.plain.example") == "NOTFOUND ", "testing -> NOTFOUND")
@@ -224,6 +232,8 @@ def run(work):
 
     # no policy: the enforcing maps still require TLS
     check(c.ask("tls-policy", "notlsa.sts.example") == "NOTFOUND ", "no policy -> NOTFOUND")
+    check(c.ask("tls-policy-none", "notlsa.sts.example") == "NOTFOUND ", "no policy, no TLSA, tls-policy-none -> NOTFOUND")
+    check(c.ask("tls-policy-none", "testing.plain.example") == "NOTFOUND ", "testing, tls-policy-none -> NOTFOUND")
     check(c.ask("tls-policy-encrypt13", "notlsa.sts.example") == "OK encrypt protocols=>=TLSv1.3",
           "no policy, encrypt13 map -> encrypt TLSv1.3")
     check(c.ask("tls-policy-verify", "notlsa.sts.example") == "OK verify protocols=>=TLSv1.2",
@@ -263,10 +273,13 @@ def run(work):
     # keys that are not bare domains
     check(c.ask("tls-policy", ".enforce.sts.example") == "NOTFOUND ", ".parent probe -> NOTFOUND")
     check(c.ask("tls-policy", "[mx1.enforce.sts.example]:25") == "NOTFOUND ", "[host]:port on tls-policy -> NOTFOUND")
+    check(c.ask("tls-policy-none", "[mx1.enforce.sts.example]:25") == "NOTFOUND ",
+          "[host]:port on tls-policy-none -> NOTFOUND")
     check(c.ask("tls-policy-verify13", "[mx1.enforce.sts.example]") == "OK verify protocols=>=TLSv1.3",
           "[host] on an enforcing map -> the account's level")
     r = c.ask("tls-policy-bogus", "enforce.sts.example")
-    check(r is not None and r.startswith("PERM ") and "tls-policy-verify13" in r, "unknown map name -> PERM, names accepted")
+    check(r is not None and r.startswith("PERM ") and "tls-policy-verify13" in r and "tls-policy-none" in r,
+          "unknown map name -> PERM, names accepted")
 
     # an expired policy whose refetch fails defers
     check(c.ask("tls-policy", "flaky.plain.example") == "OK secure match=mx.flaky.plain.example servername=hostname",
@@ -370,6 +383,36 @@ def run(work):
         x.close()
     check(answers == ["NOTFOUND ", "OK dane-only protocols=>=TLSv1.2"] * 2,
           "postfix_dane: concurrent plain and enforcing lookups (%s)" % answers)
+    # tls-policy-none asks TLSA for a signed domain without a policy, where
+    # tls-policy does not (each domain on an MX host of its own)
+    n = dns_counts()
+    check(c.ask("tls-policy", "danenp5.sts.example") == "NOTFOUND ", "postfix_dane: danenp5 on tls-policy -> NOTFOUND")
+    dd = dns_delta(n)
+    check(one_trip(dd), "tls-policy: TXT+MX, no TLSA (%s)" % dd)
+    n = dns_counts()
+    check(c.ask("tls-policy-none", "danenp6.sts.example") == "OK dane", "postfix_dane: danenp6 on tls-policy-none -> dane")
+    dd = dns_delta(n)
+    check(dd["TLSA"] >= 1 and dd["TXT"] >= 1 and dd["MX"] >= 1, "tls-policy-none: TXT, MX and TLSA asked (%s)" % dd)
+    # a domain in memory without TLSA (asked on tls-policy): evaluated again for tls-policy-none
+    n = dns_counts()
+    check(c.ask("tls-policy-none", "danenp5.sts.example") == "OK dane",
+          "tls-policy-none after tls-policy: dane, not the plain map's NOTFOUND")
+    dd = dns_delta(n)
+    check(dd["TLSA"] >= 1 and dd["TXT"] == 0, "... TLSA asked then, not TXT again (%s)" % dd)
+    check(c.ask("tls-policy", "danenp5.sts.example") == "NOTFOUND ", "... and tls-policy still NOTFOUND")
+    c.close()
+
+    # tlspolicy_postfix_dane = no (a tls-policy transport below the dane
+    # level): tls-policy asks TLSA and answers dane itself
+    mark = len(d.text())
+    d.write_conf("tlspolicy_postfix_dane = no\n")
+    d.proc.send_signal(signal.SIGHUP)
+    check(d.wait_log(r"configuration reloaded", mark) is not None, "SIGHUP reloads (postfix_dane off)")
+    c = Client(d.sock)
+    n = dns_counts()
+    check(c.ask("tls-policy", "danenp7.sts.example") == "OK dane", "postfix_dane off: signed, no policy -> dane")
+    dd = dns_delta(n)
+    check(dd["TLSA"] >= 1, "postfix_dane off: TLSA asked on tls-policy (%s)" % dd)
     c.close()
 
     # statistics on demand, and at stop; a restart keeps the policies (the store)

@@ -373,6 +373,13 @@ static void test_keys(void **state)
 
 	assert_int_equal(sts_map_parse(&r, "tls-policy"), 0);
 	assert_int_equal(r.tls, STS_REQ_NONE);
+	assert_int_equal(r.dane_here, 0);
+	assert_int_equal(sts_req_needs_tlsa(&r), 0);
+	/* postern-notls (level none): DANE in the answer, TLSA always asked */
+	assert_int_equal(sts_map_parse(&r, "tls-policy-none"), 0);
+	assert_int_equal(r.tls, STS_REQ_NONE);
+	assert_int_equal(r.dane_here, 1);
+	assert_int_equal(sts_req_needs_tlsa(&r), 1);
 	assert_int_equal(sts_map_parse(&r, "tls-policy-encrypt"), 0);
 	assert_int_equal(r.tls, STS_REQ_ENCRYPT);
 	assert_int_equal(r.tls13, 0);
@@ -385,7 +392,10 @@ static void test_keys(void **state)
 	assert_int_equal(sts_map_parse(&r, "tls-policy-verify13"), 0);
 	assert_int_equal(r.tls, STS_REQ_VERIFY);
 	assert_int_equal(r.tls13, 1);
-	assert_int_equal(sts_map_parse(&r, "tls-policy-none"), -1);
+	assert_int_equal(r.dane_here, 0);
+	assert_int_equal(sts_req_needs_tlsa(&r), 1);
+	assert_int_equal(sts_map_parse(&r, "tls-policy-nonE"), -1);
+	assert_int_equal(sts_map_parse(&r, "tls-policy-"), -1);
 	assert_int_equal(sts_map_parse(&r, "TLS-POLICY"), -1);
 	assert_int_equal(sts_map_parse(&r, ""), -1);
 }
@@ -403,7 +413,7 @@ static const sts_policy *enforce_policy(void)
 
 static void test_answer_sts(void **state)
 {
-	const sts_account_req plain = {STS_REQ_NONE, 0}, enc = {STS_REQ_ENCRYPT, 0}, ver13 = {STS_REQ_VERIFY, 1};
+	const sts_account_req plain = {STS_REQ_NONE, 0, 0}, enc = {STS_REQ_ENCRYPT, 0, 0}, ver13 = {STS_REQ_VERIFY, 1, 0};
 	const char *mx[] = {"mx1.example.net.", "a.mx2.example.net.", "MAIL.example.com.", "other.example.org.",
 	                    "mx1.example.net", "example.net."};
 	char out[STS_ANSWER_MAX];
@@ -434,8 +444,8 @@ static void test_answer_sts(void **state)
 
 static void test_answer_dane_and_none(void **state)
 {
-	const sts_account_req plain = {STS_REQ_NONE, 0}, enc = {STS_REQ_ENCRYPT, 0}, enc13 = {STS_REQ_ENCRYPT, 1},
-	                      ver = {STS_REQ_VERIFY, 0};
+	const sts_account_req plain = {STS_REQ_NONE, 0, 0}, enc = {STS_REQ_ENCRYPT, 0, 0}, enc13 = {STS_REQ_ENCRYPT, 1, 0},
+	                      ver = {STS_REQ_VERIFY, 0, 0};
 	const char *mx[] = {"mx1.example.net"};
 	static sts_policy none, testing;
 	const char *err;

@@ -58,7 +58,8 @@ static int teardown(void **state)
 	return fx_teardown(&fx);
 }
 
-static const sts_account_req PLAIN = {STS_REQ_NONE, 0}, ENC = {STS_REQ_ENCRYPT, 0}, ENC13 = {STS_REQ_ENCRYPT, 1};
+static const sts_account_req PLAIN = {STS_REQ_NONE, 0, 0}, ENC = {STS_REQ_ENCRYPT, 0, 0}, ENC13 = {STS_REQ_ENCRYPT, 1, 0},
+                             NONE = {STS_REQ_NONE, 0, 1}; /* tls-policy-none */
 
 static void test_enforce_exact_match_and_cache(void **state)
 {
@@ -203,7 +204,7 @@ static void run_job(env *e, const char *domain, const sts_account_req *acct, cha
 	const char *why;
 
 	assert_int_equal(sts_job_new(&j, &e->conf, domain, STS_JOB_LOOKUP, NULL, NULL), 0);
-	if (acct->tls != STS_REQ_NONE)
+	if (sts_req_needs_tlsa(acct))
 		sts_job_want_tlsa(j);
 	assert_int_equal(sts_job_step(j, dns_now_ms()), 0);
 	*first_pending = dns_pending(e->dns);
@@ -297,7 +298,7 @@ static void test_round_trips_signed_no_policy_plain_map(void **state)
 	assert_int_equal(e->res.tlsa_skipped, 0);
 }
 
-static void test_round_trips_signed_no_policy_default(void **state)
+static void test_round_trips_signed_no_policy_postfix_dane_off(void **state)
 {
 	env *e = *state;
 	char ans[STS_ANSWER_MAX];
@@ -306,8 +307,9 @@ static void test_round_trips_signed_no_policy_default(void **state)
 	size_t first;
 	counts a, b, d;
 
-	/* postfix_dane off (the default: Postfix's smtp transport at may):
-	 * the plain map answers dane itself, so TLSA is asked as before */
+	/* postfix_dane off (tlspolicy_postfix_dane = no: Postfix's smtp
+	 * transport below the dane level): the plain map answers dane itself,
+	 * so TLSA is asked */
 	warm_keys(e);
 	a = server_counts();
 	run_job(e, "danenp.sts.example", &PLAIN, ans, sizeof(ans), &k, &skipped, &first);
@@ -317,6 +319,44 @@ static void test_round_trips_signed_no_policy_default(void **state)
 	assert_string_equal(ans, "dane");
 	assert_int_equal(skipped, 0);
 	assert_true(d.tlsa >= 1);
+}
+
+static void test_none_map_asks_tlsa(void **state)
+{
+	env *e = *state;
+	char ans[STS_ANSWER_MAX];
+	sts_eval_kind k;
+	int skipped;
+	size_t first;
+	counts a, b, d;
+
+	/* tls-policy-none (postern-notls, level none: no DANE of its own)
+	 * with postfix_dane on: TLSA asked for a signed domain without a
+	 * policy, and the answer is dane; the plain map for another domain
+	 * on its own MX host asks none */
+	e->conf.postfix_dane = 1;
+	warm_keys(e);
+	a = server_counts();
+	run_job(e, "danenp3.sts.example", &NONE, ans, sizeof(ans), &k, &skipped, &first);
+	b = server_counts();
+	d = delta(&a, &b);
+	assert_int_equal(k, STS_EVAL_OK);
+	assert_string_equal(ans, "dane");
+	assert_int_equal(skipped, 0);
+	assert_true(d.tlsa >= 1);
+	run_job(e, "danenp.sts.example", &PLAIN, ans, sizeof(ans), &k, &skipped, &first);
+	a = server_counts();
+	d = delta(&b, &a);
+	assert_int_equal(k, STS_EVAL_NOTFOUND);
+	assert_int_equal(skipped, 1);
+	assert_int_equal(d.tlsa, 0);
+	/* no TLSA records (a signed MX set): NOTFOUND, level none applies */
+	run_job(e, "notlsa.sts.example", &NONE, ans, sizeof(ans), &k, &skipped, &first);
+	assert_int_equal(k, STS_EVAL_NOTFOUND);
+	assert_int_equal(skipped, 0);
+	/* an unsigned domain without a policy: NOTFOUND */
+	run_job(e, "nopol.plain.example", &NONE, ans, sizeof(ans), &k, &skipped, &first);
+	assert_int_equal(k, STS_EVAL_NOTFOUND);
 }
 
 static void test_tlsa_once_per_host_enforcing(void **state)
@@ -411,7 +451,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expired_and_fetch_failure_defers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trips_unsigned_no_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trips_signed_no_policy_plain_map, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trips_signed_no_policy_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trips_signed_no_policy_postfix_dane_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_none_map_asks_tlsa, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tlsa_once_per_host_enforcing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_failure_cached_briefly, setup, teardown),
 	};
