@@ -290,12 +290,12 @@ static int stronger_than_dane(const char *level)
 	return 0;
 }
 
-/* main.cf's smtp_tls_security_level as written (postconf -h; "" when
+/* main.cf's smtp_tls_security_level, $names expanded (postconf -x -h; "" when
  * unset); with it unset, the obsolete smtp_enforce_tls = yes means
  * encrypt. */
 static void current_level(const char *dir, char *out, size_t len)
 {
-	const char *a1[] = {"postconf", "-c", dir, "-h", "smtp_tls_security_level", NULL};
+	const char *a1[] = {"postconf", "-c", dir, "-x", "-h", "smtp_tls_security_level", NULL};
 	const char *a2[] = {"postconf", "-c", dir, "-h", "smtp_enforce_tls", NULL};
 	char *o = NULL;
 

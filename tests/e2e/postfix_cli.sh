@@ -131,6 +131,10 @@ postconf -c "$D" -e smtp_enforce_tls=yes
 expect 0 "^kept smtp_tls_security_level = encrypt" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
 [ -z "$(postconf -c "$D" -n smtp_tls_security_level)" ] && ok "smtp_enforce_tls: no level written" || bad "a level was written"
 postconf -c "$D" -X smtp_enforce_tls
+# A level through a parameter is read as Postfix reads it: $my_level = verify is kept.
+postconf -c "$D" -e my_level=verify 'smtp_tls_security_level=$my_level'
+expect 0 "^kept smtp_tls_security_level = verify" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
+postconf -c "$D" -X my_level
 # none (or may) is replaced, and said.
 postconf -c "$D" -e smtp_tls_security_level=none
 expect 0 "^smtp_tls_security_level: none -> dane" "$P" postfix-config --hookd inet:127.0.0.1:20001 --apply "$D"
