@@ -20,6 +20,7 @@
 #                  mx.shared with a TLSA record; the unsigned zone
 #                  stsplain.example with 3 x MISSES no-policy domains;
 #                  nsd-control (a unix socket) counts the queries by type
+#                  (response rate limiting off: the misses are a burst from one address)
 #   sts_https.py   127.0.7.2:443, an enforce policy (mx: mx.benchN) for
 #                  every mta-sts.benchN, under a test CA made here
 #   nullsrv -m     the do-nothing socketmap server: the ceiling
@@ -128,7 +129,7 @@ awk -v zone="$PLAIN" -v nmiss="$nmiss" 'BEGIN {
 }' >"$W/plain.zone"
 nsd_sign "$W" "$ZONE" zone zone.signed
 # nsd-control (nsdq below) counts the queries by type
-nsd_control=yes nsd_start "$W" 127.0.0.1 53 "$ZONE=zone.signed" "$PLAIN=plain.zone"
+nsd_control=yes nsd_options="rrl-ratelimit: 0" nsd_start "$W" 127.0.0.1 53 "$ZONE=zone.signed" "$PLAIN=plain.zone"
 echo "nameserver 127.0.0.1" >"$W/resolv.conf"
 mount --bind "$W/resolv.conf" /etc/resolv.conf
 
