@@ -1,7 +1,7 @@
 #!/bin/sh
 # The TLS survey benchmark of docs/performance.md (issue 8):
 #
-#   bench/survey_bench.sh [-n HOSTS] [-c "1 10 50 200"] [-p PROCESSES] [-f FINGER] [-o RESULTS]
+#   bench/survey_bench.sh [-n HOSTS] [-c "1 10 50 200"] [-p PROCESSES] [-f FINGER] [-o RESULTS] [-t THREADS]
 #
 # Builds the project if needed (scripts/build.sh), then on loopback only:
 #   nsd          127.0.8.19, the zone bench.tlscheck.example: HOSTS
@@ -26,10 +26,11 @@
 # tool an administrator would otherwise use, over FINGER (default 100)
 # hosts one after another.  Figures on standard output and appended to
 # RESULTS (default bench/results-survey.txt).
+# -t THREADS: the survey's --threads (its TLS handshake workers); default its own.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-hosts=1000 levels="1 10 50 200" procs=4 finger=100 out=$here/results-survey.txt
+hosts=1000 levels="1 10 50 200" procs=4 finger=100 out=$here/results-survey.txt threads=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) hosts=$2; shift 2 ;;
@@ -37,7 +38,8 @@ while [ $# -gt 0 ]; do
 	-p) procs=$2; shift 2 ;;
 	-f) finger=$2; shift 2 ;;
 	-o) out=$2; shift 2 ;;
-	*) echo "usage: survey_bench.sh [-n HOSTS] [-c \"1 10 50 200\"] [-p PROCESSES] [-f FINGER] [-o RESULTS]" >&2; exit 64 ;;
+	-t) threads=$2; shift 2 ;;
+	*) echo "usage: survey_bench.sh [-n HOSTS] [-c \"1 10 50 200\"] [-p PROCESSES] [-f FINGER] [-o RESULTS] [-t THREADS]" >&2; exit 64 ;;
 	esac
 done
 b=$root/build
@@ -87,7 +89,7 @@ srv_ticks() {
 {
 	echo "== survey_bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(openssl version | cut -d' ' -f1-2)"
 	echo "$domains domains, $hosts MX hosts (2 domains each), $procs server workers x 4 addresses"
-	echo "command: postern tls survey DOMAINS --concurrency C --json --port $port --dns 127.0.8.19@$port --trust-anchor none --ca-file ca.pem --timeout 5 --no-policy"
+	echo "command: postern tls survey DOMAINS --concurrency C ${threads:+--threads $threads }--json --port $port --dns 127.0.8.19@$port --trust-anchor none --ca-file ca.pem --timeout 5 --no-policy"
 	printf '%-12s %10s %10s %14s %16s %16s\n' concurrency seconds domains/s handshakes/s "client CPU/host" "servers CPU/host"
 } | tee -a "$out"
 best=0 bestcpu=0 bestc=1
@@ -97,7 +99,7 @@ for c in $levels; do
 	echo 0+0 >"$dir/cpu"
 	s0=$(srv_ticks)
 	t0=$(now)
-	$timer "$b/cli/postern" tls survey "$dir/domains.txt" --concurrency "$c" --json --port "$port" --dns "127.0.8.19@$port" \
+	$timer "$b/cli/postern" tls survey "$dir/domains.txt" --concurrency "$c" ${threads:+--threads "$threads"} --json --port "$port" --dns "127.0.8.19@$port" \
 		--trust-anchor none --ca-file "$dir/ca.pem" --timeout 5 --no-policy >"$dir/survey.json"
 	t1=$(now)
 	s1=$(srv_ticks)
@@ -121,7 +123,7 @@ done
 # the probe (its own database), at the best level
 echo 0+0 >"$dir/cpu"
 t0=$(now)
-$timer "$b/cli/postern" --db "$dir/postern.db" tls survey "$dir/domains.txt" --concurrency "$bestc" --json --port "$port" \
+$timer "$b/cli/postern" --db "$dir/postern.db" tls survey "$dir/domains.txt" --concurrency "$bestc" ${threads:+--threads "$threads"} --json --port "$port" \
 	--dns "127.0.8.19@$port" --trust-anchor none --ca-file "$dir/ca.pem" --timeout 5 >"$dir/survey.json"
 t1=$(now)
 awk -v c="$bestc" -v t0="$t0" -v t1="$t1" -v h="$hosts" -v cpu="$(tail -1 "$dir/cpu")" 'BEGIN { s = t1 - t0; split(cpu, u, "+")

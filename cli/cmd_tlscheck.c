@@ -33,7 +33,7 @@ int cli_hookd_conf(cli *c, hookd_conf *hc, const char *path); /* cmd_tls_policy.
 #define ROOT_KEY "/usr/share/dns/root.key"
 
 typedef struct net_opts {
-	const char *port, *dns, *ta, *ca, *timeout, *concurrency, *helo, *hookd;
+	const char *port, *dns, *ta, *ca, *timeout, *concurrency, *threads, *helo, *hookd;
 	int json, no_policy;
 } net_opts;
 
@@ -47,6 +47,7 @@ static int net_conf(cli *c, const net_opts *o, const hookd_conf *hc, probe_conf 
 	pc->port = 25;
 	pc->timeout_ms = def_timeout_s * 1000;
 	pc->concurrency = 1;
+	pc->threads = -1;
 	pc->helo = o->helo;
 	if (o->port) {
 		v = strtol(o->port, &end, 10);
@@ -65,6 +66,13 @@ static int net_conf(cli *c, const net_opts *o, const hookd_conf *hc, probe_conf 
 		if (*o->concurrency == '\0' || *end || v < 1 || v > 10000)
 			return cli_fail(c, EX_USAGE, "--concurrency takes 1..10000 connections, not '%.40s'", o->concurrency);
 		pc->concurrency = (int)v;
+	}
+	if (o->threads) {
+		v = strtol(o->threads, &end, 10);
+		if (*o->threads == '\0' || *end || v < 0 || v > PROBE_THREADS_MAX)
+			return cli_fail(c, EX_USAGE, "--threads takes 0..%d TLS handshake threads (0: none), not '%.40s'",
+			                PROBE_THREADS_MAX, o->threads);
+		pc->threads = (int)v;
 	}
 	/* the resolver: the options, else postern-hookd's (hc), else the root */
 	pc->dns_forward = o->dns ? o->dns : hc && hc->dns_forward[0] ? hc->dns_forward : NULL;
@@ -1016,6 +1024,7 @@ static int cmd_tls_survey(cli *c, int argc, char **argv)
 	const char *pos[1], *account = NULL, *csvout = NULL;
 	net_opts no = {0};
 	const cli_opt opts[] = {{"--account", 1, &account, NULL},   {"--concurrency", 1, &no.concurrency, NULL},
+	                        {"--threads", 1, &no.threads, NULL},
 	                        {"--csv", 1, &csvout, NULL},         {"--port", 1, &no.port, NULL},
 	                        {"--dns", 1, &no.dns, NULL},         {"--trust-anchor", 1, &no.ta, NULL},
 	                        {"--ca-file", 1, &no.ca, NULL},      {"--timeout", 1, &no.timeout, NULL},

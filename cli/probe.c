@@ -27,6 +27,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +134,10 @@ typedef struct conn {
 	short want;      /* POLLIN / POLLOUT */
 	short reg;       /* what epoll watches for (0: not registered) */
 	int in_free;     /* on the free-slot stack */
+	int busy;        /* with a handshake worker: nothing else touches it */
+	int unreg;       /* taken out of the epoll set while busy */
+	int hs_rr, hs_e; /* the worker's SSL_connect result and SSL_get_error */
+	char hs_why[220]; /* a failed handshake's error, read in the worker's thread */
 	int64_t deadline;
 	int64_t start;
 	char in[4096];
@@ -179,6 +185,23 @@ struct probe {
 	int *freel;  /* free connection slots, a stack (entries may have been reused since: checked) */
 	int n_free;
 	int64_t scan_at; /* no connection's deadline is earlier: the timeout scan waits until then */
+	/* Handshake workers: the TLS handshake steps (the CPU of a probe)
+	 * on other cores.  A connection in C_HANDSHAKE goes to a worker
+	 * whole (busy, out of the epoll set); the worker runs SSL_connect
+	 * once and puts it on the done list, which wakes the loop through
+	 * an eventfd.  The mutex orders every hand-over. */
+	pthread_t *thr;
+	int n_thr;
+	pthread_mutex_t mu;
+	pthread_cond_t work, idle;
+	int pool_ok;       /* mu and the conds are set up */
+	int *q_in;         /* ring of connection slots waiting for a worker */
+	size_t in_head, in_n;
+	int *q_done, *q_tmp; /* slots a worker is done with; the loop's copy */
+	size_t done_n;
+	int running;       /* slots a worker is in SSL_connect with */
+	int quit;
+	int efd;           /* eventfd: the done list is not empty */
 };
 
 static int push(idxvec *v, size_t x)
@@ -249,6 +272,8 @@ static int rehash(size_t **tab, size_t *cap, size_t n, const char *(*name_of)(co
 /* Setup */
 
 static int verify_cb(int ok, X509_STORE_CTX *x);
+static int pool_start(probe *p, char *err, size_t errlen);
+static void pool_stop(probe *p);
 static int conn_ex_index = -1;
 
 probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
@@ -261,6 +286,7 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	p->epfd = -1;
+	p->efd = -1;
 	p->conf = *conf;
 	if (p->conf.concurrency < 1)
 		p->conf.concurrency = 1;
@@ -316,6 +342,8 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 		probe_fmt(err, errlen, "epoll: %s", strerror(errno));
 		goto bad;
 	}
+	if (pool_start(p, err, errlen) != 0)
+		goto bad;
 	return p;
 bad:
 	ERR_clear_error();
@@ -332,6 +360,7 @@ static void conn_close(probe *p, conn *c)
 	c->ssl = NULL;
 	c->fd = -1; /* (closing it took it out of the epoll set) */
 	c->reg = 0;
+	c->unreg = 0;
 	if (c->state != C_FREE)
 		p->active--;
 	c->state = C_FREE;
@@ -345,6 +374,7 @@ void probe_free(probe *p)
 {
 	if (p == NULL)
 		return;
+	pool_stop(p); /* no worker holds a connection after this */
 	for (int i = 0; p->conns && i < p->n_conns; i++)
 		conn_close(p, &p->conns[i]);
 	dns_close(p->dns);
@@ -968,6 +998,200 @@ static void tls_error_text(char *out, size_t len, int sslerr)
 	ERR_clear_error();
 }
 
+/* ---------------------------------------------------------------- */
+/* Handshake workers */
+
+/* One SSL_connect step, in whichever thread holds the connection.
+ * OpenSSL's error queue and errno are the thread's own, so a failure's
+ * text is taken here. */
+static void hs_once(conn *c)
+{
+	ERR_clear_error();
+	errno = 0;
+	c->hs_rr = SSL_connect(c->ssl);
+	c->hs_e = c->hs_rr == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, c->hs_rr);
+	c->hs_why[0] = '\0';
+	if (c->hs_rr != 1 && c->hs_e != SSL_ERROR_WANT_READ && c->hs_e != SSL_ERROR_WANT_WRITE)
+		tls_error_text(c->hs_why, sizeof(c->hs_why), c->hs_e);
+	ERR_clear_error();
+}
+
+static void *hs_worker(void *arg)
+{
+	probe *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->quit && p->in_n == 0)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->quit)
+			break;
+		int i = p->q_in[p->in_head];
+		p->in_head = (p->in_head + 1) % (size_t)p->n_conns;
+		p->in_n--;
+		p->running++;
+		pthread_mutex_unlock(&p->mu);
+		hs_once(&p->conns[i]);
+		pthread_mutex_lock(&p->mu);
+		p->running--;
+		p->q_done[p->done_n++] = i;
+		if (p->done_n == 1) {
+			uint64_t one = 1;
+			ssize_t w = write(p->efd, &one, sizeof(one));
+			(void)w; /* (a full counter is still readable: the loop wakes) */
+		}
+		pthread_cond_broadcast(&p->idle);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* The workers: conf.threads of them (-1: one fewer than the online
+ * CPUs, the loop having one to itself); none for a single connection. */
+static int pool_start(probe *p, char *err, size_t errlen)
+{
+	int want = p->conf.threads;
+
+	if (want < 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		want = n > 1 ? (int)(n > 65 ? 64 : n - 1) : 0;
+	}
+	if (want > PROBE_THREADS_MAX)
+		want = PROBE_THREADS_MAX;
+	if (want > p->n_conns)
+		want = p->n_conns;
+	if (want <= 0 || p->n_conns < 2)
+		return 0;
+	if (pthread_mutex_init(&p->mu, NULL) != 0)
+		goto nomem;
+	if (pthread_cond_init(&p->work, NULL) != 0) {
+		pthread_mutex_destroy(&p->mu);
+		goto nomem;
+	}
+	if (pthread_cond_init(&p->idle, NULL) != 0) {
+		pthread_cond_destroy(&p->work);
+		pthread_mutex_destroy(&p->mu);
+		goto nomem;
+	}
+	p->pool_ok = 1;
+	if ((p->q_in = calloc((size_t)p->n_conns, sizeof(int))) == NULL ||
+	    (p->q_done = calloc((size_t)p->n_conns, sizeof(int))) == NULL ||
+	    (p->q_tmp = calloc((size_t)p->n_conns, sizeof(int))) == NULL ||
+	    (p->thr = calloc((size_t)want, sizeof(pthread_t))) == NULL)
+		goto nomem;
+	if ((p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		probe_fmt(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX - 1};
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->efd, &ev) != 0) {
+		probe_fmt(err, errlen, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < want; i++) {
+		if (pthread_create(&p->thr[i], NULL, hs_worker, p) != 0)
+			break; /* fewer workers (none: the loop does the handshakes) */
+		p->n_thr++;
+	}
+	return 0;
+nomem:
+	probe_fmt(err, errlen, "out of memory");
+	return -1;
+}
+
+/* Every worker joined; nothing waiting for one is left busy. */
+static void pool_stop(probe *p)
+{
+	if (!p->pool_ok)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n_thr; i++)
+		pthread_join(p->thr[i], NULL);
+	p->n_thr = 0;
+	for (int i = 0; p->conns && i < p->n_conns; i++)
+		p->conns[i].busy = 0;
+	pthread_cond_destroy(&p->idle);
+	pthread_cond_destroy(&p->work);
+	pthread_mutex_destroy(&p->mu);
+	p->pool_ok = 0;
+	if (p->efd >= 0)
+		close(p->efd);
+	p->efd = -1;
+	free(p->thr);
+	free(p->q_in);
+	free(p->q_done);
+	free(p->q_tmp);
+	p->thr = NULL;
+	p->q_in = p->q_done = p->q_tmp = NULL;
+}
+
+/* Hand a connection in C_HANDSHAKE to a worker: out of the epoll set
+ * (a hang-up would be reported even with no events asked), busy. */
+static void hs_hand(probe *p, conn *c)
+{
+	int i = (int)(c - p->conns);
+
+	if (c->reg != 0 && epoll_ctl(p->epfd, EPOLL_CTL_DEL, c->fd, NULL) == 0) {
+		c->reg = 0;
+		c->unreg = 1;
+	}
+	c->busy = 1;
+	pthread_mutex_lock(&p->mu);
+	p->q_in[(p->in_head + p->in_n) % (size_t)p->n_conns] = i;
+	p->in_n++;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int hs_result(probe *p, conn *c);
+static void conn_step(probe *p, conn *c);
+static void conn_sync(probe *p, conn *c);
+
+/* The loop's side: the connections the workers are done with go on. */
+static void hs_collect(probe *p)
+{
+	uint64_t v;
+	size_t n;
+
+	if (read(p->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&p->mu);
+	n = p->done_n;
+	memcpy(p->q_tmp, p->q_done, n * sizeof(int));
+	p->done_n = 0;
+	pthread_mutex_unlock(&p->mu);
+	for (size_t k = 0; k < n; k++) {
+		conn *c = &p->conns[p->q_tmp[k]];
+		c->busy = 0;
+		if (hs_result(p, c) > 0)
+			conn_step(p, c);
+		conn_sync(p, c);
+	}
+}
+
+/* A stop with connections still with the workers: those not started
+ * are taken back, the loop waits for the others' current step. */
+static void hs_drain(probe *p)
+{
+	if (p->n_thr == 0)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while (p->in_n > 0) {
+		p->conns[p->q_in[p->in_head]].busy = 0;
+		p->in_head = (p->in_head + 1) % (size_t)p->n_conns;
+		p->in_n--;
+	}
+	while (p->running > 0)
+		pthread_cond_wait(&p->idle, &p->mu);
+	for (size_t k = 0; k < p->done_n; k++)
+		p->conns[p->q_done[k]].busy = 0;
+	p->done_n = 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
 /* The host's result is known: say QUIT (over TLS if up) and close after its reply. */
 static void conn_quit(probe *p, conn *c)
 {
@@ -1128,11 +1352,31 @@ static int conn_reply(probe *p, conn *c, smtp_reply *r)
 	}
 }
 
+/* After an SSL_connect step: 1 the handshake is done and judged (QUIT
+ * next), 0 it waits for the socket (c->want), -1 it failed (closed). */
+static int hs_result(probe *p, conn *c)
+{
+	if (c->hs_rr != 1) {
+		if (c->hs_e == SSL_ERROR_WANT_READ || c->hs_e == SSL_ERROR_WANT_WRITE) {
+			c->want = c->hs_e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+			return 0;
+		}
+		conn_fail(p, c, PROBE_HANDSHAKE, "TLS handshake failed: %s", c->hs_why);
+		return -1;
+	}
+	judge_tls(p, c);
+	conn_quit(p, c);
+	return 1;
+}
+
 static void conn_step(probe *p, conn *c)
 {
 	probe_host *ho = &p->host[c->host];
 	smtp_reply r;
 	int k;
+
+	if (c->busy)
+		return; /* a stale event: a worker has it */
 
 	for (;;) {
 		switch (c->state) {
@@ -1232,26 +1476,15 @@ static void conn_step(probe *p, conn *c)
 			c->state = C_HANDSHAKE;
 			step_deadline(p, c);
 			break;
-		case C_HANDSHAKE: {
-			int rr;
-			ERR_clear_error();
-			errno = 0;
-			rr = SSL_connect(c->ssl);
-			if (rr != 1) {
-				int e = SSL_get_error(c->ssl, rr);
-				char why[220];
-				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-					c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-					return;
-				}
-				tls_error_text(why, sizeof(why), e);
-				conn_fail(p, c, PROBE_HANDSHAKE, "TLS handshake failed: %s", why);
+		case C_HANDSHAKE:
+			if (p->n_thr > 0) {
+				hs_hand(p, c); /* back through hs_collect */
 				return;
 			}
-			judge_tls(p, c);
-			conn_quit(p, c);
+			hs_once(c);
+			if (hs_result(p, c) <= 0)
+				return;
 			break;
-		}
 		case C_QUIT:
 			if ((k = conn_flush(c)) < 0) {
 				conn_close(p, c);
@@ -1270,14 +1503,15 @@ static void conn_step(probe *p, conn *c)
 /* After a step: epoll watches for what the connection now waits for. */
 static void conn_sync(probe *p, conn *c)
 {
-	if (c->state == C_FREE || c->fd < 0 || c->want == c->reg)
+	if (c->busy || c->state == C_FREE || c->fd < 0 || c->want == c->reg)
 		return;
 	struct epoll_event ev = {.events = c->want == POLLOUT ? EPOLLOUT : EPOLLIN,
 	                         .data.u32 = (uint32_t)(c - p->conns)};
-	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+	if (epoll_ctl(p->epfd, c->unreg ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &ev) != 0) {
 		conn_fail(p, c, PROBE_CONNECT, "epoll: %s", strerror(errno));
 		return;
 	}
+	c->unreg = 0;
 	c->reg = c->want;
 }
 
@@ -1366,7 +1600,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 			p->scan_at = now + p->conf.timeout_ms;
 			for (int i = 0; i < p->n_conns; i++) {
 				conn *c = &p->conns[i];
-				if (c->state == C_FREE)
+				if (c->state == C_FREE || c->busy)
 					continue;
 				if (c->deadline <= now) {
 					conn_timeout(p, c);
@@ -1396,6 +1630,8 @@ int probe_run(probe *p, char *err, size_t errlen)
 					probe_fmt(err, errlen, "the DNS resolver failed");
 					rc = -1;
 				}
+			} else if (evs[i].data.u32 == UINT32_MAX - 1) {
+				hs_collect(p);
 			} else if (evs[i].data.u32 < (uint32_t)p->n_conns) {
 				conn *c = &p->conns[evs[i].data.u32];
 				conn_step(p, c); /* (a stale event for a reused slot: a step that finds nothing to do) */
@@ -1405,6 +1641,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 		if (rc != 0)
 			break;
 	}
+	hs_drain(p); /* (a stop: the workers give every connection back) */
 	free(evs);
 	return rc;
 }

@@ -112,6 +112,8 @@ typedef struct probe_domain {
 	int done;                   /* status known and every host done */
 } probe_domain;
 
+#define PROBE_THREADS_MAX 64
+
 typedef struct probe_conf {
 	const char *dns_forward;       /* dns_conf.forward */
 	const char *trust_anchor_file; /* NULL = none */
@@ -119,6 +121,8 @@ typedef struct probe_conf {
 	int port;                      /* 25 */
 	int timeout_ms;                /* each step */
 	int concurrency;               /* connections open at a time */
+	int threads;                   /* TLS handshake worker threads: 0 none (the loop does them),
+	                                * -1 one fewer than the online CPUs; at most PROBE_THREADS_MAX */
 	const char *helo;              /* the EHLO name */
 	/* called when a domain is done (survey progress); may be NULL */
 	void (*progress)(void *arg, size_t domains_done, size_t domains, size_t hosts_done, size_t hosts);

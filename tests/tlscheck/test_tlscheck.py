@@ -337,6 +337,34 @@ class Survey(unittest.TestCase):
             if row["host"]:
                 self.assertEqual(row["category"], host_info(row["host"])[1], row)
 
+    def test_handshake_threads_change_nothing(self):
+        """The TLS handshakes on worker threads (--threads N) or in the
+        loop itself (--threads 0): the same summary, the same row for
+        every domain and host, with many connections in flight."""
+        exp, _, _ = self.expected()
+        rows = {}
+        for t in ("0", "1", "3"):
+            out = os.path.join(TMP, "threads-%s.csv" % t)
+            r = run("tls", "survey", os.environ["TLSCHECK_SURVEY"], *NET, "--concurrency", "100",
+                    "--threads", t, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout), exp, "--threads " + t)
+            r = run("tls", "survey", os.environ["TLSCHECK_SURVEY"], *NET, "--concurrency", "100",
+                    "--threads", t, "--csv", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(out) as f:
+                rows[t] = sorted(tuple(sorted(row.items())) for row in csv.DictReader(f))
+            self.assertGreater(len(rows[t]), 300)
+        self.assertEqual(rows["0"], rows["1"])
+        self.assertEqual(rows["0"], rows["3"])
+        # the mx-valid host really was judged (chain, names) on a worker
+        valid = [dict(r) for r in rows["3"] if dict(r)["address"] == "127.0.8.3" and dict(r)["category"] == "trusted"]
+        self.assertTrue(valid and all(v["tls_version"] == "TLSv1.3" for v in valid))
+        for bad in ("-1", "65", "two", ""):
+            r = run("tls", "survey", os.environ["TLSCHECK_SURVEY"], *NET, "--threads", bad)
+            self.assertEqual(r.returncode, 64, bad)
+            self.assertIn("--threads takes 0..64", r.stderr)
+
     def test_progress_bar_on_a_terminal(self):
         path = os.path.join(TMP, "two.txt")
         with open(path, "w") as f:
