@@ -21,6 +21,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <sys/epoll.h>
+
 #include <openssl/ssl.h>
 
 #include "conf.h"
@@ -111,46 +113,77 @@ typedef struct dom_pol {
 	char *why;
 } dom_pol;
 
+struct pol_run;
+typedef struct pol_wk {
+	struct pol_run *pr;
+	size_t d;
+} pol_wk;
+
+/* The evaluation runs inside the probe's loop (probe_side), through its
+ * resolver: a domain's job starts when the probe has its MX answer, and
+ * is given that answer (sts_job_set_mx) instead of asking again; its
+ * TXT, address and TLSA lookups go with the probe's, its HTTPS fetch
+ * socket is watched through an epoll set of its own that the probe's
+ * loop waits for. */
 typedef struct pol_run {
 	sts_eval_conf ec;
-	dom_pol *dp; /* one per probe domain; NULL: not evaluated (--no-policy) */
+	dom_pol *dp;          /* one per probe domain; NULL: not evaluated (--no-policy) */
 	size_t n;
+	const probe *p;
+	sts_job **job;        /* per domain, while its evaluation runs */
+	pol_wk *wk;           /* per domain: its jobs' wake argument */
+	unsigned char *flags; /* per domain: POL_RUN (on the run list), POL_FETCH (on the fetch list) */
+	size_t *run, n_run;   /* domains to step before the next wait */
+	size_t *fetch, n_fetch; /* domains whose job waits for its HTTPS fetch */
+	int efd;              /* the epoll set of the fetch sockets (-1: none yet) */
+	size_t live;          /* jobs running */
+	int oom;
 } pol_run;
+
+#define POL_RUN 1
+#define POL_FETCH 2
 
 static void pol_free(pol_run *pr)
 {
+	/* jobs still running (a stop): their lookups cancelled first, so
+	 * that no answer arrives for a freed job */
+	if (pr->live > 0 && pr->ec.dns)
+		dns_cancel_all(pr->ec.dns);
+	for (size_t i = 0; pr->job && i < pr->n; i++)
+		sts_job_free(pr->job[i]);
 	for (size_t i = 0; pr->dp && i < pr->n; i++) {
 		for (int s = 0; s < PROBE_SET_COUNT; s++)
 			free(pr->dp[i].answer[s]);
 		free(pr->dp[i].why);
 	}
 	free(pr->dp);
-	pr->dp = NULL;
+	free(pr->job);
+	free(pr->wk);
+	free(pr->flags);
+	free(pr->run);
+	free(pr->fetch);
+	if (pr->efd >= 0)
+		close(pr->efd);
 	SSL_CTX_free(pr->ec.tls);
-	dns_close(pr->ec.dns);
-	pr->ec.tls = NULL;
-	pr->ec.dns = NULL;
+	memset(pr, 0, sizeof(*pr));
+	pr->efd = -1;
 }
 
 /* The DNS, TLS and MTA-STS settings of postern-hookd (hc) for the
- * evaluation; the probe's resolver (pc) as the DNS.  0 or the status. */
-static int pol_open(cli *c, pol_run *pr, const hookd_conf *hc, const probe_conf *pc)
+ * evaluation, and the database (its policy cache).  0 or the status. */
+static int pol_open(cli *c, pol_run *pr, const hookd_conf *hc)
 {
-	dns_conf dc = {pc->dns_forward, pc->trust_anchor_file, NULL};
 	char err[512];
 	int r;
 
 	memset(pr, 0, sizeof(*pr));
+	pr->efd = -1;
 	/* the policy cache: without the database there is no evaluation, and
 	 * a verdict without it would be wrong for every MTA-STS domain */
 	if ((r = cli_db(c)) != 0)
 		return r;
-	if (dns_open(&pr->ec.dns, &dc, err, sizeof(err)) != 0)
-		return cli_fail(c, EX_UNAVAILABLE, "DNS unavailable: %s", err);
-	if ((pr->ec.tls = sts_fetch_ssl_ctx(hc->mtasts_ca_file[0] ? hc->mtasts_ca_file : NULL, err, sizeof(err))) == NULL) {
-		pol_free(pr);
+	if ((pr->ec.tls = sts_fetch_ssl_ctx(hc->mtasts_ca_file[0] ? hc->mtasts_ca_file : NULL, err, sizeof(err))) == NULL)
 		return cli_fail(c, EX_SOFTWARE, "TLS: %s", err);
-	}
 	pr->ec.db = c->db;
 	pr->ec.https_port = (int)hc->mtasts_https_port;
 	pr->ec.strict_testing = hc->mtasts_strict_testing != 0;
@@ -201,97 +234,148 @@ static int pol_collect(dom_pol *dp, const sts_job *j, const probe *p, const prob
 	return (dp->why = strdup(f->why)) == NULL ? -1 : 0;
 }
 
+/* A job has something to do: on the run list (once). */
 static void pol_wake(void *arg)
 {
-	(void)arg;
+	pol_wk *w = arg;
+	pol_run *pr = w->pr;
+
+	if (!(pr->flags[w->d] & POL_RUN)) {
+		pr->flags[w->d] |= POL_RUN;
+		pr->run[pr->n_run++] = w->d;
+	}
 }
 
-/* Evaluate every domain with MX hosts, `conc` jobs at a time. */
-static int pol_run_all(cli *c, pol_run *pr, const probe *p, int conc, volatile int *stop)
+/* probe_side.mx: the probe has domain d's MX answer; its job starts. */
+static void pol_side_mx(void *arg, size_t d, const dns_result *r)
 {
-	size_t n = probe_n_domains(p), next = 0, nact = 0;
-	sts_job **job;
-	size_t *jdom;
-	struct pollfd *pf;
-	int r = 0;
+	pol_run *pr = arg;
 
-	pr->n = n;
-	if (conc < 1)
-		conc = 1;
-	pr->dp = calloc(n ? n : 1, sizeof(*pr->dp));
-	job = calloc((size_t)conc, sizeof(*job));
-	jdom = calloc((size_t)conc, sizeof(*jdom));
-	pf = calloc((size_t)conc + 1, sizeof(*pf));
-	if (pr->dp == NULL || job == NULL || jdom == NULL || pf == NULL) {
-		r = cli_fail(c, EX_OSERR, "out of memory");
-		goto out;
+	if (d >= pr->n || pr->job[d] || pr->dp[d].done)
+		return;
+	if (sts_job_new(&pr->job[d], &pr->ec, probe_domain_at(pr->p, d)->name, STS_JOB_LOOKUP, pol_wake, &pr->wk[d]) != 0) {
+		pr->oom = 1;
+		return;
 	}
-	for (;;) {
-		int64_t now = dns_now_ms(), wake;
-		int ms = 1000, np = 1;
-		while (nact < (size_t)conc && next < n) {
-			const probe_domain *d = probe_domain_at(p, next);
-			if (d->done && d->status == PROBE_D_MX) {
-				if (sts_job_new(&job[nact], &pr->ec, d->name, STS_JOB_LOOKUP, pol_wake, NULL) != 0) {
-					r = cli_fail(c, EX_OSERR, "out of memory");
-					goto out;
-				}
-				jdom[nact++] = next;
-			}
-			next++;
-		}
-		for (size_t i = 0; i < nact;) {
-			if (sts_job_step(job[i], dns_now_ms())) {
-				if (pol_collect(&pr->dp[jdom[i]], job[i], p, probe_domain_at(p, jdom[i]), pr->ec.strict_testing) != 0) {
-					r = cli_fail(c, EX_OSERR, "out of memory");
-					goto out;
-				}
-				sts_job_free(job[i]);
-				job[i] = job[nact - 1];
-				jdom[i] = jdom[nact - 1];
-				job[--nact] = NULL;
-			} else {
-				i++;
-			}
-		}
-		if (nact == 0 && next >= n)
-			break;
-		if (nact == 0)
-			continue;
-		if (stop && *stop)
-			break;
-		pf[0].fd = dns_fd(pr->ec.dns);
-		pf[0].events = POLLIN;
-		now = dns_now_ms();
-		wake = dns_expire(pr->ec.dns, now);
-		if (wake >= 0 && wake - now < ms)
-			ms = (int)(wake - now);
-		for (size_t i = 0; i < nact; i++) {
+	sts_job_set_mx(pr->job[d], r);
+	pr->live++;
+	pol_wake(&pr->wk[d]);
+}
+
+/* Watch job d's fetch socket (once: EPOLLONESHOT, armed again after each step). */
+static void pol_watch(pol_run *pr, size_t d)
+{
+	short events;
+	int64_t dl;
+	int fd = sts_job_fd(pr->job[d], &events, &dl);
+
+	if (fd < 0) {
+		pr->flags[d] &= (unsigned char)~POL_FETCH; /* (off the fetch list at its next compaction) */
+		return;
+	}
+	if (!(pr->flags[d] & POL_FETCH)) {
+		pr->flags[d] |= POL_FETCH;
+		pr->fetch[pr->n_fetch++] = d;
+	}
+	struct epoll_event ev = {.events = EPOLLONESHOT | ((events & POLLIN) ? EPOLLIN : 0u) |
+	                                   ((events & POLLOUT) ? EPOLLOUT : 0u),
+	                         .data.u64 = d};
+	/* a closed socket left the set by itself: a new one (any number) is added */
+	if (epoll_ctl(pr->efd, EPOLL_CTL_MOD, fd, &ev) != 0 && epoll_ctl(pr->efd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return; /* not watched: the fetch's deadline still steps it */
+}
+
+/* probe_side.run: the fetch sockets that are ready and the fetches past
+ * their deadline woken, every woken job stepped; a job that is done is
+ * collected and freed.  The earliest fetch deadline, or -1. */
+static int64_t pol_side_run(void *arg, int64_t now_ms)
+{
+	pol_run *pr = arg;
+	int64_t next = -1;
+
+	if (pr->n_fetch > 0) {
+		struct epoll_event ev[64];
+		int k;
+		while ((k = epoll_wait(pr->efd, ev, 64, 0)) > 0)
+			for (int i = 0; i < k; i++)
+				if (ev[i].data.u64 < pr->n && pr->job[ev[i].data.u64])
+					pol_wake(&pr->wk[ev[i].data.u64]);
+		for (size_t i = 0; i < pr->n_fetch; i++) {
+			short events;
 			int64_t dl;
-			pf[np].fd = sts_job_fd(job[i], &pf[np].events, &dl);
-			if (pf[np].fd < 0)
-				continue;
-			if (dl >= 0 && dl - now < ms)
-				ms = (int)(dl - now);
-			np++;
+			size_t d = pr->fetch[i];
+			if (pr->job[d] && sts_job_fd(pr->job[d], &events, &dl) >= 0 && dl >= 0 && dl <= now_ms)
+				pol_wake(&pr->wk[d]);
 		}
-		if (ms < 0)
-			ms = 0;
-		if (poll(pf, (nfds_t)np, ms) > 0 && (pf[0].revents & POLLIN))
-			dns_process(pr->ec.dns);
 	}
-out:
-	/* a job still running (interrupted): its DNS context closed first */
-	if (nact > 0) {
-		dns_close(pr->ec.dns);
-		pr->ec.dns = NULL;
-		for (size_t i = 0; i < nact; i++)
-			sts_job_free(job[i]);
+	for (size_t i = 0; i < pr->n_run; i++) {
+		size_t d = pr->run[i];
+		sts_job *j = pr->job[d];
+		pr->flags[d] &= (unsigned char)~POL_RUN;
+		if (j == NULL)
+			continue;
+		if (!sts_job_step(j, now_ms)) {
+			pol_watch(pr, d);
+			continue;
+		}
+		if (pol_collect(&pr->dp[d], j, pr->p, probe_domain_at(pr->p, d), pr->ec.strict_testing) != 0)
+			pr->oom = 1;
+		sts_job_free(j);
+		pr->job[d] = NULL;
+		pr->live--;
+		pr->flags[d] &= (unsigned char)~POL_FETCH;
 	}
-	free(job);
-	free(jdom);
-	free(pf);
-	return r;
+	pr->n_run = 0;
+	/* the fetch list without the jobs that left it; the earliest deadline */
+	size_t w = 0;
+	for (size_t i = 0; i < pr->n_fetch; i++) {
+		short events;
+		int64_t dl;
+		size_t d = pr->fetch[i];
+		if (!(pr->flags[d] & POL_FETCH) || pr->job[d] == NULL) {
+			pr->flags[d] &= (unsigned char)~POL_FETCH;
+			continue;
+		}
+		pr->fetch[w++] = d;
+		if (sts_job_fd(pr->job[d], &events, &dl) >= 0 && dl >= 0 && (next < 0 || dl < next))
+			next = dl;
+	}
+	pr->n_fetch = w;
+	return next;
+}
+
+static size_t pol_side_busy(void *arg)
+{
+	return ((pol_run *)arg)->live;
+}
+
+/* Every domain of p evaluated as the probe runs (probe_set_side). 0 or the status. */
+static int pol_start(cli *c, pol_run *pr, probe *p)
+{
+	size_t n = probe_n_domains(p), m = n ? n : 1;
+	probe_side side = {pol_side_mx, pol_side_run, pol_side_busy, -1, pr};
+
+	pr->p = p;
+	pr->n = n;
+	pr->ec.dns = probe_dns(p);
+	pr->dp = calloc(m, sizeof(*pr->dp));
+	pr->job = calloc(m, sizeof(*pr->job));
+	pr->wk = calloc(m, sizeof(*pr->wk));
+	pr->flags = calloc(m, 1);
+	pr->run = calloc(m, sizeof(*pr->run));
+	pr->fetch = calloc(m, sizeof(*pr->fetch));
+	if (pr->dp == NULL || pr->job == NULL || pr->wk == NULL || pr->flags == NULL || pr->run == NULL ||
+	    pr->fetch == NULL)
+		return cli_fail(c, EX_OSERR, "out of memory");
+	if ((pr->efd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return cli_fail(c, EX_OSERR, "epoll: %s", strerror(errno));
+	for (size_t i = 0; i < n; i++) {
+		pr->wk[i].pr = pr;
+		pr->wk[i].d = i;
+	}
+	side.fd = pr->efd;
+	probe_set_side(p, &side);
+	return 0;
 }
 
 /* DANE: the TLSA records of the MX hosts of the domains that have DANE
@@ -313,7 +397,7 @@ static int pol_dane(cli *c, pol_run *pr, probe *p, int all)
 	tlsa_q *q;
 	unsigned char *want;
 
-	if (pr->ec.dns == NULL)
+	if (pr->ec.dns == NULL || pr->dp == NULL)
 		return 0;
 	q = calloc(nh ? nh : 1, sizeof(*q));
 	want = calloc(nh ? nh : 1, 1);
@@ -542,6 +626,7 @@ static int cmd_tls_check(cli *c, int argc, char **argv)
 	int r;
 
 	memset(&pr, 0, sizeof(pr));
+	pr.efd = -1;
 	if ((r = cli_parse(c, argc, argv, opts, pos, 1, 1)) != 0)
 		return r;
 	if (no.json)
@@ -558,27 +643,24 @@ static int cmd_tls_check(cli *c, int argc, char **argv)
 		return r;
 	pc.concurrency = 16;
 	/* the database first: the policy cache (a clear error, not a verdict without MTA-STS) */
-	if (!no.no_policy && (r = pol_open(c, &pr, &hc, &pc)) != 0)
+	if (!no.no_policy && (r = pol_open(c, &pr, &hc)) != 0)
 		return r;
 	if ((p = probe_new(&pc, err, sizeof(err))) == NULL) {
 		pol_free(&pr);
 		return cli_fail(c, EX_UNAVAILABLE, "%s", err);
 	}
-	if (probe_add(p, domain) < 0 || probe_run(p, err, sizeof(err)) != 0) {
-		probe_free(p);
+	err[0] = '\0';
+	/* MTA-STS and DANE, as the policy service evaluates them (its cache
+	 * included), while the hosts are probed; then each host's TLSA */
+	if (probe_add(p, domain) < 0 || (!no.no_policy && (r = pol_start(c, &pr, p)) != 0) ||
+	    probe_run(p, err, sizeof(err)) != 0 || pr.oom || (!no.no_policy && (r = pol_dane(c, &pr, p, 1)) != 0)) {
 		pol_free(&pr);
-		return cli_fail(c, EX_UNAVAILABLE, "%s", err[0] ? err : "out of memory");
+		probe_free(p);
+		return r ? r : cli_fail(c, EX_UNAVAILABLE, "%s", err[0] ? err : "out of memory");
 	}
 	d = probe_domain_at(p, 0);
-	/* MTA-STS and DANE, as the policy service evaluates them (its cache included) */
-	if (!no.no_policy) {
-		if ((r = pol_run_all(c, &pr, p, 1, NULL)) != 0 || (r = pol_dane(c, &pr, p, 1)) != 0) {
-			probe_free(p);
-			pol_free(&pr);
-			return r;
-		}
+	if (!no.no_policy)
 		dp = pr.dp[0].done ? &pr.dp[0] : NULL;
-	}
 	patterns_load(&pt, c, domain, dp);
 	verdicts(v, p, 0, no.no_policy ? NULL : &pr);
 
@@ -650,8 +732,8 @@ static int cmd_tls_check(cli *c, int argc, char **argv)
 	r = d->status == PROBE_D_DNSFAIL ? EX_UNAVAILABLE : v[PROBE_SET_VERIFY].out == PROBE_OUT_DELIVERED ? 0 : CLI_NO;
 	if (r == EX_UNAVAILABLE && !c->json)
 		fprintf(stderr, "error: %s\n", d->error);
-	probe_free(p);
 	pol_free(&pr);
+	probe_free(p);
 	return r;
 }
 
@@ -1053,6 +1135,7 @@ static int cmd_tls_survey(cli *c, int argc, char **argv)
 	if (no.no_policy && no.hookd)
 		return cli_fail(c, EX_USAGE, "--no-policy and --hookd-config: choose one");
 	memset(&pr, 0, sizeof(pr));
+	pr.efd = -1;
 	if (no.no_policy)
 		conf_defaults(&hc);
 	else if ((r = cli_hookd_conf(c, &hc, no.hookd)) != 0)
@@ -1093,8 +1176,10 @@ static int cmd_tls_survey(cli *c, int argc, char **argv)
 			return cli_fail(c, EX_DATAERR, "account '%s' has no delivery events: no domains to survey", account);
 		return cli_fail(c, EX_DATAERR, "%s holds no domain%s", pos[0], nbad ? " (only bad lines)" : "");
 	}
-	/* the policy cache: a clear error, not a survey without MTA-STS */
-	if (!no.no_policy && (r = cli_db(c)) != 0) {
+	/* the policy cache (a clear error, not a survey without MTA-STS);
+	 * each domain's MTA-STS/DANE requirement evaluated as the probe goes */
+	if (!no.no_policy && ((r = pol_open(c, &pr, &hc)) != 0 || (r = pol_start(c, &pr, p)) != 0)) {
+		pol_free(&pr);
 		probe_free(p);
 		return r;
 	}
@@ -1108,27 +1193,22 @@ static int cmd_tls_survey(cli *c, int argc, char **argv)
 	sigaction(SIGINT, &prev, NULL);
 	if (b.on)
 		fputs("\r\033[K", stderr);
-	if (r != 0) {
+	if (r != 0 || pr.oom) {
+		pol_free(&pr);
 		probe_free(p);
-		return cli_fail(c, EX_UNAVAILABLE, "%s", err);
+		return cli_fail(c, EX_UNAVAILABLE, "%s", r ? err : "out of memory");
 	}
-	/* each domain's MTA-STS/DANE requirement, then the DANE hosts' TLSA */
-	if (!no.no_policy) {
-		sigaction(SIGINT, &sa, &prev);
-		if ((r = pol_open(c, &pr, &hc, &pc)) == 0 && (r = pol_run_all(c, &pr, p, pc.concurrency, &survey_stop)) == 0)
-			r = pol_dane(c, &pr, p, 0);
-		sigaction(SIGINT, &prev, NULL);
-		if (r != 0) {
-			probe_free(p);
-			pol_free(&pr);
-			return r;
-		}
+	/* the TLSA records of the DANE domains' hosts (not after a stop) */
+	if (!no.no_policy && !survey_stop && (r = pol_dane(c, &pr, p, 0)) != 0) {
+		pol_free(&pr);
+		probe_free(p);
+		return r;
 	}
 	summarize(&sm, p, no.no_policy ? NULL : &pr);
 	r = csvout ? write_csv(c, p, no.no_policy ? NULL : &pr, csvout) : 0;
 	print_summary(c, &sm, survey_stop);
-	probe_free(p);
 	pol_free(&pr);
+	probe_free(p);
 	if (r != 0)
 		return r;
 	return survey_stop ? 130 : 0;

@@ -202,6 +202,7 @@ struct probe {
 	int running;       /* slots a worker is in SSL_connect with */
 	int quit;
 	int efd;           /* eventfd: the done list is not empty */
+	probe_side side;   /* another user of the loop (side.run NULL: none) */
 };
 
 static int push(idxvec *v, size_t x)
@@ -287,6 +288,7 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 	}
 	p->epfd = -1;
 	p->efd = -1;
+	p->side.fd = -1;
 	p->conf = *conf;
 	if (p->conf.concurrency < 1)
 		p->conf.concurrency = 1;
@@ -716,6 +718,8 @@ static void on_mx(probe *p, size_t d, const dns_result *r)
 		dm->mx[dm->n_mx] = (size_t)h;
 		dm->pref[dm->n_mx++] = mx[i].pref;
 	}
+	if (p->side.mx && dm->status == PROBE_D_MX)
+		p->side.mx(p->side.arg, d, r);
 	domain_check_done(p, d);
 }
 
@@ -1527,12 +1531,28 @@ static void conn_timeout(probe *p, conn *c)
 /* ---------------------------------------------------------------- */
 /* The loop */
 
+void probe_set_side(probe *p, const probe_side *s)
+{
+	p->side = *s;
+}
+
+dns_ctx *probe_dns(probe *p)
+{
+	return p->dns;
+}
+
+static size_t side_busy(probe *p)
+{
+	return p->side.busy ? p->side.busy(p->side.arg) : 0;
+}
+
 static void start_work(probe *p)
 {
 	size_t dns_limit = (size_t)p->conf.concurrency * 2 + 16;
 
-	/* new domains while DNS has room */
-	while (p->next_dom < p->n_dom && dns_pending(p->dns) < dns_limit) {
+	/* new domains while DNS has room (the side's lookups count) and the
+	 * side's work waiting for something else is bounded too */
+	while (p->next_dom < p->n_dom && dns_pending(p->dns) < dns_limit && side_busy(p) < 4 * dns_limit) {
 		size_t d = p->next_dom++;
 		if (ask(p, d, 'M', p->dom[d].name, DNS_RR_MX) != 0) {
 			p->dom[d].status = PROBE_D_DNSFAIL;
@@ -1578,21 +1598,36 @@ int probe_run(probe *p, char *err, size_t errlen)
 		free(evs);
 		return -1;
 	}
+	if (p->side.fd >= 0 && p->side.run) {
+		struct epoll_event sev = {.events = EPOLLIN, .data.u32 = UINT32_MAX - 2};
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->side.fd, &sev) != 0 && errno != EEXIST) {
+			probe_fmt(err, errlen, "epoll: %s", strerror(errno));
+			free(evs);
+			return -1;
+		}
+	}
 	progress(p);
 	p->scan_at = 0;
 	for (;;) {
 		int64_t now, next;
 		int n, ms, freed = 0;
 
+		int64_t side_next = -1;
+
 		if (p->conf.stop && *p->conf.stop)
 			break;
 		start_work(p);
-		if (p->dom_done == p->n_dom && p->active == 0 && dns_pending(p->dns) == 0)
+		if (p->side.run)
+			side_next = p->side.run(p->side.arg, dns_now_ms());
+		if (p->dom_done == p->n_dom && p->active == 0 && dns_pending(p->dns) == 0 && side_busy(p) == 0)
 			break;
-		if (p->active == 0 && dns_pending(p->dns) == 0 && p->runq_head >= p->runq.n && p->next_dom >= p->n_dom)
+		if (p->active == 0 && dns_pending(p->dns) == 0 && p->runq_head >= p->runq.n && p->next_dom >= p->n_dom &&
+		    side_busy(p) == 0)
 			break; /* nothing in flight, nothing left to start: all is done */
 		now = dns_now_ms();
 		next = dns_expire(p->dns, now);
+		if (side_next >= 0 && (next < 0 || side_next < next))
+			next = side_next;
 		/* Timeouts: every deadline is set to "now + timeout", so none is
 		 * earlier than the earliest seen at the last scan, nor than
 		 * "then + timeout" for a connection opened since. */
@@ -1632,6 +1667,8 @@ int probe_run(probe *p, char *err, size_t errlen)
 				}
 			} else if (evs[i].data.u32 == UINT32_MAX - 1) {
 				hs_collect(p);
+			} else if (evs[i].data.u32 == UINT32_MAX - 2) {
+				/* the side's descriptor: its run() before the next wait looks */
 			} else if (evs[i].data.u32 < (uint32_t)p->n_conns) {
 				conn *c = &p->conns[evs[i].data.u32];
 				conn_step(p, c); /* (a stale event for a reused slot: a step that finds nothing to do) */

@@ -140,6 +140,30 @@ void probe_free(probe *p);
  * (out of memory).  A domain added twice is kept once: the same index. */
 long probe_add(probe *p, const char *domain);
 
+/* Another user of the probe's loop and resolver: `tls survey`'s MTA-STS
+ * and DANE evaluation, which runs while the hosts are probed, through
+ * the same libunbound context (probe_dns), and is given each domain's
+ * MX answer rather than asking it again. */
+typedef struct probe_side {
+	/* a domain's MX answer, for a domain with MX hosts (the implicit MX
+	 * included), once its hosts are known; from the DNS callback: it may
+	 * start lookups, not wait for them */
+	void (*mx)(void *arg, size_t domain, const dns_result *r);
+	/* before each wait: what can be done now; the side's next deadline
+	 * (dns_now_ms() clock), or -1 */
+	int64_t (*run)(void *arg, int64_t now_ms);
+	/* work in flight: probe_run returns only when it is 0 (or on a stop) */
+	size_t (*busy)(void *arg);
+	int fd;    /* -1, or a descriptor the loop waits for (input) with its own */
+	void *arg;
+} probe_side;
+
+/* Set before probe_run; s is copied. */
+void probe_set_side(probe *p, const probe_side *s);
+
+/* The probe's DNS context, for its side (the evaluation's lookups). */
+dns_ctx *probe_dns(probe *p);
+
 /* Run until every domain is done or *conf->stop is set.  0, or -1 with
  * a message in err (the DNS context failed). */
 int probe_run(probe *p, char *err, size_t errlen);

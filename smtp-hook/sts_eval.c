@@ -466,6 +466,18 @@ int sts_job_new(sts_job **out, const sts_eval_conf *conf, const char *domain, st
 	return 0;
 }
 
+void sts_job_set_mx(sts_job *j, const dns_result *r)
+{
+	if (j->ms != M_START)
+		return;
+	lookup_clear(&j->mx);
+	j->mx.job = j;
+	j->mx.keep = 1;
+	j->mx.started = 1;
+	dns_answer_set(&j->mx.a, r, 1);
+	j->ms = M_MX;
+}
+
 static void finish(sts_job *j)
 {
 	j->f.match = 0;

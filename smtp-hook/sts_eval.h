@@ -133,6 +133,12 @@ typedef struct sts_job sts_job;
 int sts_job_new(sts_job **out, const sts_eval_conf *conf, const char *domain, sts_job_kind kind,
                 void (*wake)(void *arg), void *arg);
 
+/* The domain's MX answer is known already: its caller asked for it,
+ * through the same resolver (`postern tls survey`, whose probe needs the
+ * MX hosts too).  The job keeps a copy of r instead of asking again.
+ * Only before the job's first sts_job_step; ignored after it. */
+void sts_job_set_mx(sts_job *j, const dns_result *r);
+
 /* An answer waiting for this job needs DANE known (an enforcing map):
  * ask the TLSA records of a DNSSEC-secure MX set even without an
  * enforced policy, also if the hosts half had already skipped them.

@@ -7,6 +7,7 @@ the stronger of the setting and the domain's requirement."""
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -52,6 +53,13 @@ def check(name, *extra, db=None):
 
 def outcomes(doc):
     return tuple(doc["settings"][s]["outcome"] for s in SETTINGS)
+
+
+def dns_counts():
+    """The queries the test DNS server received, by type (nsd-control)."""
+    out = subprocess.run(os.environ["STS_DNS_CONTROL"].split() + ["stats_noreset"], check=True,
+                         capture_output=True, text=True).stdout
+    return {k: int(v) for k, v in re.findall(r"^num\.(?:type\.)?(\w+)=(\d+)$", out, re.M)}
 
 
 class MtaSts(unittest.TestCase):
@@ -244,6 +252,26 @@ class Survey(unittest.TestCase):
         self.assertEqual((g["tlsa"], g["enforced"]), ("nomatch", "blocked"))
         g = rows[("tc-testing." + Z, "mx.tc-testing." + Z)]
         self.assertEqual((g["mta_sts"], g["opportunistic"]), ("testing", "encrypted"))
+
+    def test_each_mx_asked_once(self):
+        # the evaluation runs in the probe's loop with its resolver and is
+        # given the probe's MX answers: one MX query per domain at the
+        # server, not one for the probe and one for the evaluation
+        # (libunbound may resend a query to a slow server: below twice)
+        lst = os.path.join(TMP, "once.txt")
+        with open(lst, "w") as f:
+            f.write("".join("%s.%s\n" % (d, Z) for d in self.DOMAINS))
+        before = dns_counts()
+        r = run("tls", "survey", lst, *NET, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        after = dns_counts()
+        mx = after.get("MX", 0) - before.get("MX", 0)
+        txt = after.get("TXT", 0) - before.get("TXT", 0)
+        n = len(self.DOMAINS)
+        self.assertGreaterEqual(mx, n)
+        self.assertLess(mx, 2 * n, "MX queries: %d for %d domains" % (mx, n))
+        self.assertGreaterEqual(txt, n)  # each domain's _mta-sts TXT record
+        self.assertEqual(json.loads(r.stdout)["mta_sts"]["enforce"], 4)
 
     def test_ctrl_c_during_the_policy_evaluations(self):
         # slow.plain.example's policy server never answers (tests/sts/https-server.py):
