@@ -24,7 +24,8 @@
 # the client's to set against the survey's client CPU per host); then
 # `posttls-finger` (Postfix), the
 # tool an administrator would otherwise use, over FINGER (default 100)
-# hosts one after another.  Figures on standard output and appended to
+# hosts one after another; and bench/dnscpu, the CPU of one DNS query
+# in smtp-hook/dns.c's two modes.  Figures on standard output and appended to
 # RESULTS (default bench/results-survey.txt).
 # -t THREADS: the survey's --threads (its TLS handshake workers); default its own.
 set -eu
@@ -43,7 +44,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 b=$root/build
-[ -x "$b/cli/postern" ] && [ -x "$b/bench/smtptls_srv" ] && [ -x "$b/bench/tls_ceiling" ] || "$root/scripts/build.sh" >/dev/null
+[ -x "$b/cli/postern" ] && [ -x "$b/bench/smtptls_srv" ] && [ -x "$b/bench/tls_ceiling" ] && [ -x "$b/bench/dnscpu" ] ||
+	"$root/scripts/build.sh" >/dev/null
 command -v nsd >/dev/null || { echo "survey_bench: needs nsd (scripts/install-deps.sh --test)" >&2; exit 1; }
 
 # shellcheck source=tests/lib/servers.sh
@@ -128,6 +130,13 @@ $timer "$b/cli/postern" --db "$dir/postern.db" tls survey "$dir/domains.txt" --c
 t1=$(now)
 awk -v c="$bestc" -v t0="$t0" -v t1="$t1" -v h="$hosts" -v cpu="$(tail -1 "$dir/cpu")" 'BEGIN { s = t1 - t0; split(cpu, u, "+")
 	printf "with the MTA-STS/DANE evaluation (no --no-policy, --db DB), concurrency %s: %.2f s, %.0f handshakes/s, client CPU %.0f us per host\n", c, s, h / s, (u[1] + u[2]) / h * 1e6 }' | tee -a "$out"
+
+# the CPU of one DNS query of the survey (smtp-hook/dns.c): libunbound
+# in its own thread (the daemon's mode) and in the survey's event base
+dnscpu=$("$b/bench/dnscpu" "127.0.8.19@$port" "$z" "$domains" 50)
+echo "$dnscpu" | awk '{ m[$1] = $5; printf "DNS, %s mode: %d queries (TXT, NXDOMAIN, 50 at a time) in %.2f s, %.1f us CPU each\n", $1, $2, $3, $5 }
+	END { if (m["event"] > 0) printf "DNS: the event mode costs %.2f x the threaded mode'"'"'s CPU per query\n", m["event"] / m["threaded"] }' | tee -a "$out"
+echo "DNS command: bench/dnscpu 127.0.8.19@PORT $z $domains 50" | tee -a "$out"
 
 # the ceiling: the public-key operations of one handshake, on every core
 speed=$(openssl speed -seconds 3 ecdhx25519 ecdsap256 2>/dev/null)

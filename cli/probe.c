@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -203,6 +204,11 @@ struct probe {
 	int quit;
 	int efd;           /* eventfd: the done list is not empty */
 	probe_side side;   /* another user of the loop (side.run NULL: none) */
+	/* DNS: libunbound in this libevent base (dns_open_event), which the
+	 * loop runs with the epoll set inside it as one more descriptor */
+	struct event_base *eb;
+	struct event *ev_ep, *ev_tmo;
+	int ep_ready;
 };
 
 static int push(idxvec *v, size_t x)
@@ -273,6 +279,8 @@ static int rehash(size_t **tab, size_t *cap, size_t n, const char *(*name_of)(co
 /* Setup */
 
 static int verify_cb(int ok, X509_STORE_CTX *x);
+static void on_ep(evutil_socket_t fd, short what, void *arg);
+static void on_tmo(evutil_socket_t fd, short what, void *arg);
 static int pool_start(probe *p, char *err, size_t errlen);
 static void pool_stop(probe *p);
 static int conn_ex_index = -1;
@@ -298,7 +306,16 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 		p->conf.port = 25;
 	if (p->conf.helo == NULL)
 		p->conf.helo = "localhost";
-	if (dns_open(&p->dns, &dc, err, errlen) != 0)
+	if ((p->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		probe_fmt(err, errlen, "epoll: %s", strerror(errno));
+		goto bad;
+	}
+	if ((p->eb = event_base_new()) == NULL || (p->ev_ep = event_new(p->eb, p->epfd, EV_READ | EV_PERSIST, on_ep, p)) == NULL ||
+	    (p->ev_tmo = evtimer_new(p->eb, on_tmo, p)) == NULL || event_add(p->ev_ep, NULL) != 0) {
+		probe_fmt(err, errlen, "cannot set up the event loop");
+		goto bad;
+	}
+	if (dns_open_event(&p->dns, &dc, p->eb, err, errlen) != 0)
 		goto bad;
 	if ((p->ssl = SSL_CTX_new(TLS_client_method())) == NULL) {
 		probe_fmt(err, errlen, "cannot create a TLS context");
@@ -340,10 +357,6 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 		p->conns[i].in_free = 1;
 		p->freel[p->n_free++] = p->n_conns - 1 - i; /* slot 0 on top */
 	}
-	if ((p->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-		probe_fmt(err, errlen, "epoll: %s", strerror(errno));
-		goto bad;
-	}
 	if (pool_start(p, err, errlen) != 0)
 		goto bad;
 	return p;
@@ -380,6 +393,12 @@ void probe_free(probe *p)
 	for (int i = 0; p->conns && i < p->n_conns; i++)
 		conn_close(p, &p->conns[i]);
 	dns_close(p->dns);
+	if (p->ev_ep)
+		event_free(p->ev_ep);
+	if (p->ev_tmo)
+		event_free(p->ev_tmo);
+	if (p->eb)
+		event_base_free(p->eb);
 	while (p->qargs) {
 		qarg *q = p->qargs;
 		p->qargs = q->next;
@@ -1582,6 +1601,37 @@ static void start_work(probe *p)
 	}
 }
 
+static void on_ep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	((probe *)arg)->ep_ready = 1;
+}
+
+static void on_tmo(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* Wait up to ms for the connections (the epoll set, itself a descriptor
+ * in the event base) or libunbound's sockets (in the event base: their
+ * answers' callbacks run in here).  The ready connections, as epoll_wait. */
+static int loop_wait(probe *p, struct epoll_event *evs, int maxev, int ms)
+{
+	p->ep_ready = 0;
+	if (ms > 0) {
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		if (evtimer_add(p->ev_tmo, &tv) != 0 || event_base_loop(p->eb, EVLOOP_ONCE) < 0)
+			return -1;
+		evtimer_del(p->ev_tmo);
+	} else if (event_base_loop(p->eb, EVLOOP_NONBLOCK) < 0) {
+		return -1;
+	}
+	return p->ep_ready ? epoll_wait(p->epfd, evs, maxev, 0) : 0;
+}
+
 int probe_run(probe *p, char *err, size_t errlen)
 {
 	int maxev = p->n_conns + 1;
@@ -1593,7 +1643,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 		probe_fmt(err, errlen, "out of memory");
 		return -1;
 	}
-	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, dns_fd(p->dns), &dev) != 0 && errno != EEXIST) {
+	if (dns_fd(p->dns) >= 0 && epoll_ctl(p->epfd, EPOLL_CTL_ADD, dns_fd(p->dns), &dev) != 0 && errno != EEXIST) {
 		probe_fmt(err, errlen, "epoll: %s", strerror(errno));
 		free(evs);
 		return -1;
@@ -1652,10 +1702,10 @@ int probe_run(probe *p, char *err, size_t errlen)
 			ms = 0; /* a slot freed by a timeout takes the next host at once */
 		if (ms > 1000)
 			ms = 1000;
-		if ((n = epoll_wait(p->epfd, evs, maxev, ms)) < 0) {
+		if ((n = loop_wait(p, evs, maxev, ms)) < 0) {
 			if (errno == EINTR)
 				continue;
-			probe_fmt(err, errlen, "epoll_wait: %s", strerror(errno));
+			probe_fmt(err, errlen, "the event loop: %s", strerror(errno));
 			rc = -1;
 			break;
 		}

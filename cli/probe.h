@@ -6,10 +6,12 @@
  * share it: connect to port 25, the banner, EHLO, STARTTLS if offered,
  * a TLS handshake with SNI, the certificate's verdict, QUIT.
  *
- * One thread, one poll() loop: non-blocking sockets and OpenSSL
- * (SSL_connect/SSL_read/SSL_write retried on WANT_READ/WANT_WRITE), DNS
- * through libunbound's asynchronous interface (smtp-hook/dns.h) on the
- * same loop.  At most `concurrency` connections are open at a time;
+ * One event loop: non-blocking sockets and OpenSSL
+ * (SSL_connect/SSL_read/SSL_write retried on WANT_READ/WANT_WRITE) in an
+ * epoll set, and DNS through libunbound in the same thread, in a libevent
+ * base the loop runs with the epoll set inside it (smtp-hook/dns.h
+ * dns_open_event: no resolver thread).  The TLS handshake steps, the
+ * CPU of a probe, can go to worker threads (probe_conf.threads).  At most `concurrency` connections are open at a time;
  * every step (DNS, connect, each reply, the handshake) has its own
  * deadline.  The SMTP replies are parsed by the pure smtpreply.c.
  *

@@ -9,6 +9,8 @@ set -eu
 BUILD="cmake pkg-config gcc clang make libsqlite3-dev liboath-dev libssl-dev libedit-dev libqrencode-dev libjansson-dev"
 # MTA-STS/DANE: DNSSEC-validating DNS (libunbound)
 BUILD="$BUILD libunbound-dev"
+# ... its event mode, for `tls survey`, in the libevent it links (libevent-dev)
+BUILD="$BUILD libevent-dev"
 # The log follower reads rotated logs gzip compressed (zlib); its tests run gzip
 BUILD="$BUILD zlib1g-dev"
 TEST="libcmocka-dev libclang-rt-14-dev llvm-14 oathtool sqlite3 gzip"

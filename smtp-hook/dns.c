@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+#include <unbound-event.h>
 #include <unbound.h>
 
 #include "dns.h"
@@ -19,6 +21,9 @@ typedef struct dns_query {
 	struct dns_query *next, **prevp;
 	dns_ctx *ctx;
 	int async_id;
+	int rrtype;
+	int zombie; /* event mode: given up (timeout, cancel); libunbound's answer still to come, then freed */
+	int in_call, answered; /* event mode: inside ub_resolve_event; answered there (local data) */
 	int64_t deadline;
 	dns_cb cb;
 	void *arg;
@@ -28,6 +33,10 @@ struct dns_ctx {
 	struct ub_ctx *ub;
 	dns_query *pending;
 	size_t n_pending;
+	/* event mode (dns_open_event): no thread; the caller's event base */
+	struct event_base *eb;
+	struct event *tmo;   /* dns_wait's timer */
+	dns_query *zombies;
 };
 
 int64_t dns_now_ms(void)
@@ -62,22 +71,10 @@ static int setopt(struct ub_ctx *ub, const char *opt, const char *val, char *err
 	return r == 0 ? 0 : -1;
 }
 
-int dns_open(dns_ctx **out, const dns_conf *conf, char *err, size_t errlen)
+static int configure(dns_ctx *d, const dns_conf *conf, char *err, size_t errlen)
 {
-	dns_ctx *d;
 	int r;
 
-	*out = NULL;
-	if ((d = calloc(1, sizeof(*d))) == NULL || (d->ub = ub_ctx_create()) == NULL) {
-		snprintf(err, errlen, "cannot create a libunbound context");
-		free(d);
-		return -1;
-	}
-	/* Resolve in a thread of ours, not a forked process. */
-	if ((r = ub_ctx_async(d->ub, 1)) != 0) {
-		snprintf(err, errlen, "libunbound async: %s", ub_strerror(r));
-		goto bad;
-	}
 	/* Loopback resolvers are allowed (a local validating cache, the tests). */
 	if (setopt(d->ub, "do-not-query-localhost:", "no", err, errlen) != 0 ||
 	    setopt(d->ub, "harden-dnssec-stripped:", "yes", err, errlen) != 0)
@@ -111,12 +108,71 @@ int dns_open(dns_ctx **out, const dns_conf *conf, char *err, size_t errlen)
 		snprintf(err, errlen, "DNSSEC trust anchor: %s", ub_strerror(r));
 		goto bad;
 	}
-	*out = d;
 	return 0;
 bad:
-	ub_ctx_delete(d->ub);
-	free(d);
 	return -1;
+}
+
+static void ctx_free(dns_ctx *d)
+{
+	if (d->ub)
+		ub_ctx_delete(d->ub);
+	if (d->tmo)
+		event_free(d->tmo);
+	free(d);
+}
+
+int dns_open(dns_ctx **out, const dns_conf *conf, char *err, size_t errlen)
+{
+	dns_ctx *d;
+	int r;
+
+	*out = NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL || (d->ub = ub_ctx_create()) == NULL) {
+		snprintf(err, errlen, "cannot create a libunbound context");
+		free(d);
+		return -1;
+	}
+	/* Resolve in a thread of ours, not a forked process. */
+	if ((r = ub_ctx_async(d->ub, 1)) != 0) {
+		snprintf(err, errlen, "libunbound async: %s", ub_strerror(r));
+		ctx_free(d);
+		return -1;
+	}
+	if (configure(d, conf, err, errlen) != 0) {
+		ctx_free(d);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+static void on_tmo(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+int dns_open_event(dns_ctx **out, const dns_conf *conf, struct event_base *base, char *err, size_t errlen)
+{
+	dns_ctx *d;
+
+	*out = NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL || (d->ub = ub_ctx_create_event(base)) == NULL ||
+	    (d->tmo = evtimer_new(base, on_tmo, d)) == NULL) {
+		snprintf(err, errlen, "cannot create a libunbound context");
+		if (d)
+			ctx_free(d);
+		return -1;
+	}
+	d->eb = base;
+	if (configure(d, conf, err, errlen) != 0) {
+		ctx_free(d);
+		return -1;
+	}
+	*out = d;
+	return 0;
 }
 
 static void unlink_query(dns_query *q)
@@ -127,10 +183,38 @@ static void unlink_query(dns_query *q)
 	q->ctx->n_pending--;
 }
 
+/* Event mode: a query given up before its answer.  ub_cancel is not
+ * used there (libunbound's own event mode frees the query it still
+ * works on); the record waits for the answer, which frees it unseen. */
+static void to_zombie(dns_query *q)
+{
+	dns_ctx *d = q->ctx;
+
+	unlink_query(q);
+	q->zombie = 1;
+	q->prevp = &d->zombies;
+	q->next = d->zombies;
+	if (d->zombies)
+		d->zombies->prevp = &q->next;
+	d->zombies = q;
+}
+
+static void drop_zombie(dns_query *q)
+{
+	*q->prevp = q->next;
+	if (q->next)
+		q->next->prevp = q->prevp;
+	free(q);
+}
+
 void dns_cancel_all(dns_ctx *d)
 {
 	while (d->pending) {
 		dns_query *q = d->pending;
+		if (d->eb) {
+			to_zombie(q);
+			continue;
+		}
 		ub_cancel(d->ub, q->async_id);
 		unlink_query(q);
 		free(q);
@@ -142,13 +226,16 @@ void dns_close(dns_ctx *d)
 	if (d == NULL)
 		return;
 	dns_cancel_all(d);
-	ub_ctx_delete(d->ub);
-	free(d);
+	ub_ctx_delete(d->ub); /* (no answer is delivered after this) */
+	d->ub = NULL;
+	while (d->zombies)
+		drop_zombie(d->zombies);
+	ctx_free(d);
 }
 
 int dns_fd(const dns_ctx *d)
 {
-	return ub_fd(d->ub);
+	return d->eb ? -1 : ub_fd(d->ub);
 }
 
 size_t dns_pending(const dns_ctx *d)
@@ -199,8 +286,61 @@ static void on_result(void *arg, int err, struct ub_result *res)
 	ub_resolve_free(res);
 }
 
+/* Event mode: an answer, as a DNS message (dns_wire_answer). */
+static void on_event(void *arg, int rcode, void *pkt, int len, int sec, char *why_bogus, int ratelimited)
+{
+	dns_query *q = arg;
+	dns_wire w;
+	dns_result r;
+	static char why[DNS_WHY_MAX];
+
+	(void)ratelimited;
+	if (q->zombie) {
+		drop_zombie(q);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.secure = sec == 2;
+	if (rcode == 3) {
+		r.status = DNS_NXDOMAIN;
+	} else if (rcode != 0 || pkt == NULL) {
+		r.status = DNS_TEMPFAIL;
+		snprintf(why, sizeof(why), "DNS rcode %d%s", rcode, rcode == 2 ? " (SERVFAIL)" : "");
+		r.why = why;
+	} else if (sec == 1) {
+		r.status = DNS_BOGUS;
+		snprintf(why, sizeof(why), "DNSSEC validation failed%s%s", why_bogus ? ": " : "", why_bogus ? why_bogus : "");
+		r.why = why;
+	} else if (len < 0 || dns_wire_answer(&w, pkt, (size_t)len, q->rrtype) != 0) {
+		r.status = DNS_TEMPFAIL;
+		r.why = "malformed DNS answer";
+	} else if (w.rcode == 3) {
+		r.status = DNS_NXDOMAIN;
+	} else if (w.rcode != 0) {
+		r.status = DNS_TEMPFAIL;
+		snprintf(why, sizeof(why), "DNS rcode %d%s", w.rcode, w.rcode == 2 ? " (SERVFAIL)" : "");
+		r.why = why;
+	} else if (w.n == 0) {
+		r.status = DNS_NODATA;
+	} else {
+		r.status = DNS_OK;
+		r.n = w.n;
+		r.data = w.data;
+		r.len = w.len;
+	}
+	r.rcode = rcode ? rcode : r.status == DNS_NXDOMAIN ? 3 : 0;
+	unlink_query(q);
+	q->cb(q->arg, &r);
+	if (q->in_call)
+		q->answered = 1; /* (inside ub_resolve_event: dns_resolve frees it) */
+	else
+		free(q);
+}
+
 int dns_process(dns_ctx *d)
 {
+	if (d->eb)
+		return 0;
 	return ub_process(d->ub) == 0 ? 0 : -1;
 }
 
@@ -216,10 +356,15 @@ int64_t dns_expire(dns_ctx *d, int64_t now_ms)
 			memset(&r, 0, sizeof(r));
 			r.status = DNS_TEMPFAIL;
 			r.why = "timeout";
-			ub_cancel(d->ub, q->async_id);
-			unlink_query(q);
-			q->cb(q->arg, &r);
-			free(q);
+			if (d->eb) {
+				to_zombie(q);
+				q->cb(q->arg, &r);
+			} else {
+				ub_cancel(d->ub, q->async_id);
+				unlink_query(q);
+				q->cb(q->arg, &r);
+				free(q);
+			}
 			/* the callback may have added queries: start over */
 			q = d->pending;
 			next = -1;
@@ -239,6 +384,7 @@ int dns_resolve(dns_ctx *d, const char *name, int rrtype, int64_t deadline_ms, d
 	if (q == NULL)
 		return -1;
 	q->ctx = d;
+	q->rrtype = rrtype;
 	q->deadline = deadline_ms;
 	q->cb = cb;
 	q->arg = arg;
@@ -248,6 +394,26 @@ int dns_resolve(dns_ctx *d, const char *name, int rrtype, int64_t deadline_ms, d
 		d->pending->prevp = &q->next;
 	d->pending = q;
 	d->n_pending++;
+	if (d->eb) {
+		/* An answer from local data (unbound's own zones: localhost,
+		 * test., invalid., ...) arrives inside this call, before it
+		 * writes the id: the record lives until the call returns. */
+		int id = 0, rc;
+		q->in_call = 1;
+		rc = ub_resolve_event(d->ub, name, rrtype, 1, q, on_event, &id);
+		if (q->answered) {
+			free(q);
+			return 0;
+		}
+		q->in_call = 0;
+		q->async_id = id;
+		if (rc != 0) {
+			unlink_query(q);
+			free(q);
+			return -1;
+		}
+		return 0;
+	}
 	if (ub_resolve_async(d->ub, name, rrtype, 1, q, on_result, &q->async_id) != 0) {
 		unlink_query(q);
 		free(q);
@@ -266,6 +432,13 @@ void dns_wait(dns_ctx *d)
 		if (next < 0)
 			break;
 		ms = next - now > 1000 ? 1000 : (int)(next - now);
+		if (d->eb) {
+			struct timeval tv = {ms < 0 ? 0 : ms / 1000, ms < 0 ? 0 : (ms % 1000) * 1000};
+			evtimer_add(d->tmo, &tv);
+			event_base_loop(d->eb, EVLOOP_ONCE);
+			evtimer_del(d->tmo);
+			continue;
+		}
 		if (poll(&p, 1, ms < 0 ? 0 : ms) > 0)
 			dns_process(d);
 	}
@@ -360,4 +533,107 @@ int dns_mx_parse(int *pref, char name[DNS_NAME_MAX + 1], const unsigned char *rd
 	}
 	name[o] = '\0';
 	return i == len ? 0 : -1;
+}
+
+/* ---- DNS messages (event mode) ---- */
+
+/* The name at msg[*off], skipped (*off just past it, or past its first
+ * compression pointer); with out, written uncompressed in wire format
+ * (at most 255 bytes, *outlen).  A pointer must point back, before
+ * itself: no loop.  0, or -1 if malformed. */
+static int wire_name(const unsigned char *m, size_t len, size_t *off, unsigned char *out, size_t *outlen)
+{
+	size_t p = *off, o = 0, end = 0;
+	int jumped = 0;
+
+	for (;;) {
+		unsigned c;
+		if (p >= len)
+			return -1;
+		c = m[p];
+		if (c == 0) {
+			p++;
+			break;
+		}
+		if ((c & 0xC0) == 0xC0) {
+			size_t t;
+			if (p + 1 >= len)
+				return -1;
+			t = ((size_t)(c & 0x3F) << 8) | m[p + 1];
+			if (t >= p)
+				return -1;
+			if (!jumped)
+				end = p + 2;
+			jumped = 1;
+			p = t;
+			continue;
+		}
+		if (c & 0xC0) /* extended label types (RFC 6891): not in a name we read */
+			return -1;
+		if (c > len - p - 1 || o + 1 + c > 254)
+			return -1;
+		if (out) {
+			out[o] = (unsigned char)c;
+			memcpy(out + o + 1, m + p + 1, c);
+		}
+		o += 1 + c;
+		p += 1 + c;
+	}
+	if (out)
+		out[o] = 0;
+	if (outlen)
+		*outlen = o + 1;
+	*off = jumped ? end : p;
+	return 0;
+}
+
+int dns_wire_answer(dns_wire *w, const unsigned char *m, size_t len, int rrtype)
+{
+	size_t off = 12;
+	unsigned qd, an;
+
+	w->n = 0;
+	w->rcode = -1;
+	if (len < 12)
+		return -1;
+	w->rcode = m[3] & 0x0F;
+	qd = (unsigned)(m[4] << 8 | m[5]);
+	an = (unsigned)(m[6] << 8 | m[7]);
+	for (unsigned i = 0; i < qd; i++) {
+		if (wire_name(m, len, &off, NULL, NULL) != 0 || len - off < 4)
+			return -1;
+		off += 4;
+	}
+	for (unsigned i = 0; i < an; i++) {
+		unsigned type, cls;
+		size_t rdlen;
+		if (wire_name(m, len, &off, NULL, NULL) != 0 || len - off < 10)
+			return -1;
+		type = (unsigned)(m[off] << 8 | m[off + 1]);
+		cls = (unsigned)(m[off + 2] << 8 | m[off + 3]);
+		rdlen = (size_t)(m[off + 8] << 8 | m[off + 9]);
+		off += 10;
+		if (rdlen > len - off)
+			return -1;
+		/* the records of the type asked (a CNAME chain before them skipped) */
+		if (type == (unsigned)rrtype && cls == 1 && w->n < DNS_WIRE_RR_MAX) {
+			if (type == DNS_RR_MX) {
+				/* its exchange may be compressed: written out whole */
+				unsigned char *o = w->mx[w->n];
+				size_t noff = off + 2, nl = 0;
+				if (rdlen < 3 || wire_name(m, len, &noff, o + 2, &nl) != 0 || noff != off + rdlen)
+					return -1;
+				o[0] = m[off];
+				o[1] = m[off + 1];
+				w->data[w->n] = o;
+				w->len[w->n] = (int)(2 + nl);
+			} else {
+				w->data[w->n] = m + off;
+				w->len[w->n] = (int)rdlen;
+			}
+			w->n++;
+		}
+		off += rdlen;
+	}
+	return 0;
 }

@@ -64,6 +64,19 @@ typedef void (*dns_cb)(void *arg, const dns_result *r);
 
 /* 0, or -1 with a message in err. */
 int dns_open(dns_ctx **out, const dns_conf *conf, char *err, size_t errlen);
+
+/* The same without a thread (`postern tls survey`, whose loop does
+ * little else than wait): libunbound resolves inside the caller's
+ * libevent event base (ub_ctx_create_event; the libevent libunbound
+ * itself uses), and its answers arrive while the caller runs that base.
+ * dns_fd() is then -1 and dns_process() does nothing; dns_wait() runs
+ * the base; a query given up (dns_expire, dns_cancel_all) is left to
+ * finish unseen, not cancelled (libunbound's event mode does not take a
+ * cancel back safely).  The answers are read from DNS messages
+ * (dns_wire_answer).  Each query costs about half the CPU of the
+ * threaded mode's (docs/performance.md). */
+struct event_base;
+int dns_open_event(dns_ctx **out, const dns_conf *conf, struct event_base *base, char *err, size_t errlen);
 void dns_close(dns_ctx *d); /* cancels what is pending, without callbacks */
 void dns_cancel_all(dns_ctx *d); /* cancels what is pending, without callbacks; the context stays */
 
@@ -119,6 +132,22 @@ const char *dns_status_name(dns_status s);
 /* A TXT record's character strings, concatenated (RFC 8461 section 3.1).
  * Returns the length written (NUL-terminated), -1 if malformed or too long. */
 long dns_txt_join(char *out, size_t outlen, const unsigned char *rd, size_t len);
+
+/* The answer section of a DNS message (RFC 1035 section 4.1): its
+ * rcode, and the rdata of the records of type rrtype (class IN; a CNAME
+ * chain before them skipped), pointing into msg, except an MX record's,
+ * written out with its exchange uncompressed (as dns_mx_parse reads it)
+ * into w.  Records past DNS_WIRE_RR_MAX are left out.  0, or -1 if the
+ * message is malformed (then nothing of it is to be used). */
+#define DNS_WIRE_RR_MAX 32
+typedef struct dns_wire {
+	int rcode;
+	size_t n;
+	const unsigned char *data[DNS_WIRE_RR_MAX];
+	int len[DNS_WIRE_RR_MAX];
+	unsigned char mx[DNS_WIRE_RR_MAX][2 + 255];
+} dns_wire;
+int dns_wire_answer(dns_wire *w, const unsigned char *msg, size_t len, int rrtype);
 
 /* An MX record: preference and exchange (lower case, no final dot;
  * "" for the null MX "."). 0 or -1. */

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "dns.h"
 #include "mtasts.h"
@@ -44,6 +45,10 @@ static void on_answer(void *arg, const dns_result *r)
 	}
 }
 
+/* Every test runs twice: libunbound in its own thread (dns_open), then
+ * inside a libevent base of the test's (dns_open_event). */
+static struct event_base *ev_base;
+
 static dns_ctx *open_test_ctx(const char *forward)
 {
 	dns_conf c = {forward, NULL, getenv("STS_DNS_TA")};
@@ -52,8 +57,9 @@ static dns_ctx *open_test_ctx(const char *forward)
 
 	if (c.forward == NULL || c.trust_anchor == NULL)
 		fail_msg("run through tests/sts/dns-zones.sh (STS_DNS_ADDR, STS_DNS_TA)");
-	if (dns_open(&d, &c, err, sizeof(err)) != 0)
+	if (ev_base ? dns_open_event(&d, &c, ev_base, err, sizeof(err)) != 0 : dns_open(&d, &c, err, sizeof(err)) != 0)
 		fail_msg("dns_open: %s", err);
+	assert_true(ev_base ? dns_fd(d) == -1 : dns_fd(d) >= 0);
 	return d;
 }
 
@@ -213,6 +219,91 @@ static void test_timeout(void **state)
 	close(fd);
 }
 
+/* Unbound's own local data (localhost) is answered inside dns_resolve
+ * in the event mode: the query record must survive it. */
+static void test_local_data(void **state)
+{
+	dns_ctx *d = open_test_ctx(getenv("STS_DNS_ADDR"));
+	got g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(dns_resolve(d, "localhost", DNS_RR_A, dns_now_ms() + 5000, on_answer, &g), 0);
+	dns_wait(d);
+	assert_int_equal(g.done, 1);
+	assert_int_equal(g.status, DNS_OK);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.len[0], 4);
+	assert_memory_equal(g.data[0], "\177\0\0\1", 4);
+	assert_int_equal(dns_pending(d), 0);
+	dns_close(d);
+}
+
+/* dns_wire_answer: the answer section of a DNS message, as the event
+ * mode reads libunbound's. */
+static void test_wire_answer(void **state)
+{
+	/* an MX answer for ex.example, the exchange compressed against the question */
+	static const unsigned char mx[] = {
+	    0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0,
+	    2, 'e', 'x', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 15, 0, 1, /* question at 12 */
+	    0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 7, 0, 10, 2, 'm', 'x', 0xc0, 12,
+	    0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 4, 0, 20, 0xc0, 15, /* "example" */
+	};
+	/* a CNAME before the A record asked */
+	static const unsigned char cname[] = {
+	    0, 1, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0,
+	    1, 'a', 1, 'b', 0, 0, 1, 0, 1,
+	    0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4, 1, 'c', 0xc0, 14,
+	    1, 'c', 0xc0, 14, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 9,
+	};
+	static const unsigned char nx[] = {0, 1, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 16, 0, 1};
+	unsigned char bad[sizeof(mx)];
+	static dns_wire w;
+	char name[DNS_NAME_MAX + 1];
+	int pref;
+
+	(void)state;
+	assert_int_equal(dns_wire_answer(&w, mx, sizeof(mx), DNS_RR_MX), 0);
+	assert_int_equal(w.rcode, 0);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(dns_mx_parse(&pref, name, w.data[0], (size_t)w.len[0]), 0);
+	assert_int_equal(pref, 10);
+	assert_string_equal(name, "mx.ex.example");
+	assert_int_equal(dns_mx_parse(&pref, name, w.data[1], (size_t)w.len[1]), 0);
+	assert_int_equal(pref, 20);
+	assert_string_equal(name, "example");
+	assert_int_equal(dns_wire_answer(&w, mx, sizeof(mx), DNS_RR_A), 0);
+	assert_int_equal(w.n, 0);
+
+	assert_int_equal(dns_wire_answer(&w, cname, sizeof(cname), DNS_RR_A), 0);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.len[0], 4);
+	assert_memory_equal(w.data[0], "\177\0\0\11", 4);
+
+	assert_int_equal(dns_wire_answer(&w, nx, sizeof(nx), DNS_RR_TXT), 0);
+	assert_int_equal(w.rcode, 3);
+	assert_int_equal(w.n, 0);
+
+	/* malformed: cut anywhere, a pointer forward or to itself, a
+	 * record past the end: refused as a whole */
+	for (size_t cut = 0; cut < sizeof(mx); cut++)
+		assert_int_equal(dns_wire_answer(&w, mx, cut, DNS_RR_MX), -1);
+	memcpy(bad, mx, sizeof(mx));
+	bad[29] = 40; /* the first answer's owner: a pointer forward */
+	assert_int_equal(dns_wire_answer(&w, bad, sizeof(bad), DNS_RR_MX), -1);
+	memcpy(bad, mx, sizeof(mx));
+	bad[47] = 0xc0;
+	bad[48] = 47; /* the exchange's pointer to itself */
+	assert_int_equal(dns_wire_answer(&w, bad, sizeof(bad), DNS_RR_MX), -1);
+	memcpy(bad, mx, sizeof(mx));
+	bad[39] = 8; /* rdlength one too long: the name ends before the rdata */
+	assert_int_equal(dns_wire_answer(&w, bad, sizeof(bad), DNS_RR_MX), -1);
+	memcpy(bad, mx, sizeof(mx));
+	bad[7] = 9; /* more answers than there are */
+	assert_int_equal(dns_wire_answer(&w, bad, sizeof(bad), DNS_RR_MX), -1);
+}
+
 static void test_rdata_decoders(void **state)
 {
 	char out[16], name[DNS_NAME_MAX + 1];
@@ -308,8 +399,15 @@ int main(void)
 		cmocka_unit_test(test_txt_secure),      cmocka_unit_test(test_txt_split_and_several),
 		cmocka_unit_test(test_mx),              cmocka_unit_test(test_tlsa_and_dnssec),
 		cmocka_unit_test(test_servfail_is_not_nxdomain), cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_rdata_decoders),  cmocka_unit_test(test_answer_copy),
+		cmocka_unit_test(test_local_data),      cmocka_unit_test(test_rdata_decoders),
+		cmocka_unit_test(test_wire_answer),     cmocka_unit_test(test_answer_copy),
 	};
+	int r;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	r = cmocka_run_group_tests_name("threaded", tests, NULL, NULL);
+	if ((ev_base = event_base_new()) == NULL)
+		return 1;
+	r |= cmocka_run_group_tests_name("event", tests, NULL, NULL);
+	event_base_free(ev_base);
+	return r;
 }
