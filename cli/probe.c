@@ -1069,15 +1069,18 @@ static void *hs_worker(void *arg)
 	return NULL;
 }
 
-/* The workers: conf.threads of them (-1: one fewer than the online
- * CPUs, the loop having one to itself); none for a single connection. */
+/* The workers: conf.threads of them (-1: one per online CPU: the loop
+ * itself needs about a third of a core, and a worker that waits on its
+ * core for a woken server or the loop leaves it to them, so one fewer
+ * left a core idle a quarter of the time, docs/performance.md); none
+ * for a single connection or a single CPU. */
 static int pool_start(probe *p, char *err, size_t errlen)
 {
 	int want = p->conf.threads;
 
 	if (want < 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		want = n > 1 ? (int)(n > 65 ? 64 : n - 1) : 0;
+		want = n > 1 ? (int)(n > 64 ? 64 : n) : 0;
 	}
 	if (want > PROBE_THREADS_MAX)
 		want = PROBE_THREADS_MAX;

@@ -124,7 +124,7 @@ typedef struct probe_conf {
 	int timeout_ms;                /* each step */
 	int concurrency;               /* connections open at a time */
 	int threads;                   /* TLS handshake worker threads: 0 none (the loop does them),
-	                                * -1 one fewer than the online CPUs; at most PROBE_THREADS_MAX */
+	                                * -1 one per online CPU (none on one CPU); at most PROBE_THREADS_MAX */
 	const char *helo;              /* the EHLO name */
 	/* called when a domain is done (survey progress); may be NULL */
 	void (*progress)(void *arg, size_t domains_done, size_t domains, size_t hosts_done, size_t hosts);
