@@ -20,8 +20,12 @@
 # handshake's public-key operations (client and server: 2 X25519 each,
 # 1 ECDSA sign, 2 ECDSA verifies), and bench/tls_ceiling, whole
 # handshakes with OpenSSL's own overhead, both ends in one process over
-# memory, on every core (its client and server CPU per handshake apart,
-# the client's to set against the survey's client CPU per host); then
+# memory: one core's rate times the cores, and one copy per core run side
+# by side, the rate the cores give together (the headline ceiling: this
+# machine's speed varies with its host's other guests, so the ceiling is
+# measured in the same run as the surveys it is set against); its client
+# and server CPU per handshake apart, the client's to set against the
+# survey's client CPU per host; then
 # `posttls-finger` (Postfix), the
 # tool an administrator would otherwise use, over FINGER (default 100)
 # hosts one after another; and bench/dnscpu, the CPU of one DNS query
@@ -130,6 +134,7 @@ $timer "$b/cli/postern" --db "$dir/postern.db" tls survey "$dir/domains.txt" --c
 t1=$(now)
 awk -v c="$bestc" -v t0="$t0" -v t1="$t1" -v h="$hosts" -v cpu="$(tail -1 "$dir/cpu")" 'BEGIN { s = t1 - t0; split(cpu, u, "+")
 	printf "with the MTA-STS/DANE evaluation (no --no-policy, --db DB), concurrency %s: %.2f s, %.0f handshakes/s, client CPU %.0f us per host\n", c, s, h / s, (u[1] + u[2]) / h * 1e6 }' | tee -a "$out"
+whole=$(awk -v t0="$t0" -v t1="$t1" -v h="$hosts" 'BEGIN { printf "%.1f", h / (t1 - t0) }')
 
 # the CPU of one DNS query of the survey (smtp-hook/dns.c): libunbound
 # in its own thread (the daemon's mode) and in the survey's event base
@@ -151,7 +156,7 @@ awk -v x="$x" -v s="$s" -v v="$v" -v n="$(nproc)" -v best="$best" 'BEGIN {
 }' | tee -a "$out"
 
 # the ceiling with OpenSSL's own overhead: whole handshakes, both ends in
-# one process over memory (bench/tls_ceiling), on every core
+# one process over memory (bench/tls_ceiling), one core's rate times the cores
 full=$("$b/bench/tls_ceiling" "$dir/chain.pem" "$dir/srv.key" "$dir/ca.pem" "h0.$z" 3000)
 awk -v f="$full" -v n="$(nproc)" -v best="$best" -v bc="$bestcpu" 'BEGIN {
 	split(f, a, " ")
@@ -160,6 +165,19 @@ awk -v f="$full" -v n="$(nproc)" -v best="$best" -v bc="$bestcpu" 'BEGIN {
 	printf "tls_ceiling CPU per handshake: client %d us, server %d us (the survey client per host: in the table above)\n", a[4], a[5]
 	printf "CPU per host, all processes: best survey %.0f us (client + servers) vs tls_ceiling %d us = %.2f x; on %d cores %.0f vs %.0f handshakes/s\n", bc, a[4] + a[5], bc / (a[4] + a[5]), n, n * 1e6 / bc, n * 1e6 / (a[4] + a[5])
 }' | tee -a "$out"
+# ... and measured on every core at once (one tls_ceiling per core, side
+# by side), not multiplied: what the cores give together, as the survey
+# uses them (shared caches, the host's other guests)
+i=0 pids=""
+while [ $i -lt "$(nproc)" ]; do
+	"$b/bench/tls_ceiling" "$dir/chain.pem" "$dir/srv.key" "$dir/ca.pem" "h0.$z" 3000 >"$dir/ceil.$i" &
+	pids="$pids $!"
+	i=$((i + 1))
+done
+# shellcheck disable=SC2086 # the pids, one word each
+wait $pids
+cat "$dir"/ceil.* | awk -v n="$(nproc)" -v best="$best" -v whole="$whole" '{ r += $3 } END {
+	printf "tls_ceiling on all %d cores at once: %.0f handshakes/s; best survey %.0f = %.2f x below it; with the evaluation %.0f = %.2f x\n", n, r, best, r / best, whole, r / whole }' | tee -a "$out"
 
 # posttls-finger, one host after another
 pf=$(command -v posttls-finger || echo /usr/sbin/posttls-finger)
