@@ -311,7 +311,7 @@ probe *probe_new(const probe_conf *conf, char *err, size_t errlen)
 		goto bad;
 	}
 	if ((p->eb = event_base_new()) == NULL || (p->ev_ep = event_new(p->eb, p->epfd, EV_READ | EV_PERSIST, on_ep, p)) == NULL ||
-	    (p->ev_tmo = evtimer_new(p->eb, on_tmo, p)) == NULL || event_add(p->ev_ep, NULL) != 0) {
+	    (p->ev_tmo = evtimer_new(p->eb, on_tmo, p)) == NULL) {
 		probe_fmt(err, errlen, "cannot set up the event loop");
 		goto bad;
 	}
@@ -1646,6 +1646,13 @@ int probe_run(probe *p, char *err, size_t errlen)
 		probe_fmt(err, errlen, "out of memory");
 		return -1;
 	}
+	/* the epoll set in the event base while the loop runs (a dns_wait()
+	 * after it, for the TLSA records, waits for the DNS alone) */
+	if (event_add(p->ev_ep, NULL) != 0) {
+		probe_fmt(err, errlen, "cannot set up the event loop");
+		free(evs);
+		return -1;
+	}
 	if (dns_fd(p->dns) >= 0 && epoll_ctl(p->epfd, EPOLL_CTL_ADD, dns_fd(p->dns), &dev) != 0 && errno != EEXIST) {
 		probe_fmt(err, errlen, "epoll: %s", strerror(errno));
 		free(evs);
@@ -1732,6 +1739,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 			break;
 	}
 	hs_drain(p); /* (a stop: the workers give every connection back) */
+	event_del(p->ev_ep);
 	free(evs);
 	return rc;
 }
