@@ -10,6 +10,7 @@ import os
 import pty
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -336,6 +337,24 @@ class Survey(unittest.TestCase):
         for row in data:
             if row["host"]:
                 self.assertEqual(row["category"], host_info(row["host"])[1], row)
+
+    def test_survey_with_a_resolver_that_never_answers(self):
+        # every lookup given up at its deadline (libunbound, in the probe's
+        # event loop, still holds them: they are dropped unseen at the end)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.7.3", 0))
+        lst = os.path.join(TMP, "blackhole.txt")
+        with open(lst, "w") as f:
+            f.write("".join("d%d.blackhole.example\n" % i for i in range(60)))
+        try:
+            r = run("tls", "survey", lst, "--dns", "127.0.7.3@%d" % sock.getsockname()[1], "--trust-anchor", "none",
+                    "--timeout", "0.3", "--concurrency", "5", "--no-policy", "--json")
+        finally:
+            sock.close()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        self.assertEqual((got["domains"], got["dns_failure"], got["hosts"]), (60, 60, 0))
+        self.assertEqual(got["settings"]["enforced"]["unreachable"], 60)
 
     def test_handshake_threads_change_nothing(self):
         """The TLS handshakes on worker threads (--threads N) or in the
