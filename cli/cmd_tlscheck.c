@@ -143,6 +143,13 @@ typedef struct pol_run {
 #define POL_RUN 1
 #define POL_FETCH 2
 
+/* Nothing allocated, no descriptor: what pol_free leaves too. */
+static void pol_init(pol_run *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->efd = -1;
+}
+
 static void pol_free(pol_run *pr)
 {
 	/* jobs still running (a stop): their lookups cancelled first, so
@@ -165,8 +172,7 @@ static void pol_free(pol_run *pr)
 	if (pr->efd >= 0)
 		close(pr->efd);
 	SSL_CTX_free(pr->ec.tls);
-	memset(pr, 0, sizeof(*pr));
-	pr->efd = -1;
+	pol_init(pr);
 }
 
 /* The DNS, TLS and MTA-STS settings of postern-hookd (hc) for the
@@ -176,8 +182,7 @@ static int pol_open(cli *c, pol_run *pr, const hookd_conf *hc)
 	char err[512];
 	int r;
 
-	memset(pr, 0, sizeof(*pr));
-	pr->efd = -1;
+	pol_init(pr);
 	/* the policy cache: without the database there is no evaluation, and
 	 * a verdict without it would be wrong for every MTA-STS domain */
 	if ((r = cli_db(c)) != 0)
@@ -625,8 +630,7 @@ static int cmd_tls_check(cli *c, int argc, char **argv)
 	static patterns pt;
 	int r;
 
-	memset(&pr, 0, sizeof(pr));
-	pr.efd = -1;
+	pol_init(&pr);
 	if ((r = cli_parse(c, argc, argv, opts, pos, 1, 1)) != 0)
 		return r;
 	if (no.json)
@@ -1134,8 +1138,7 @@ static int cmd_tls_survey(cli *c, int argc, char **argv)
 		return cli_fail(c, EX_USAGE, "--csv and --json: choose one");
 	if (no.no_policy && no.hookd)
 		return cli_fail(c, EX_USAGE, "--no-policy and --hookd-config: choose one");
-	memset(&pr, 0, sizeof(pr));
-	pr.efd = -1;
+	pol_init(&pr);
 	if (no.no_policy)
 		conf_defaults(&hc);
 	else if ((r = cli_hookd_conf(c, &hc, no.hookd)) != 0)

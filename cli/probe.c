@@ -1639,7 +1639,6 @@ int probe_run(probe *p, char *err, size_t errlen)
 {
 	int maxev = p->n_conns + 1;
 	struct epoll_event *evs = calloc((size_t)maxev, sizeof(*evs));
-	struct epoll_event dev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
 	int rc = 0;
 
 	if (evs == NULL) {
@@ -1650,11 +1649,6 @@ int probe_run(probe *p, char *err, size_t errlen)
 	 * after it, for the TLSA records, waits for the DNS alone) */
 	if (event_add(p->ev_ep, NULL) != 0) {
 		probe_fmt(err, errlen, "cannot set up the event loop");
-		free(evs);
-		return -1;
-	}
-	if (dns_fd(p->dns) >= 0 && epoll_ctl(p->epfd, EPOLL_CTL_ADD, dns_fd(p->dns), &dev) != 0 && errno != EEXIST) {
-		probe_fmt(err, errlen, "epoll: %s", strerror(errno));
 		free(evs);
 		return -1;
 	}
@@ -1669,10 +1663,8 @@ int probe_run(probe *p, char *err, size_t errlen)
 	progress(p);
 	p->scan_at = 0;
 	for (;;) {
-		int64_t now, next;
+		int64_t now, next, side_next = -1;
 		int n, ms, freed = 0;
-
-		int64_t side_next = -1;
 
 		if (p->conf.stop && *p->conf.stop)
 			break;
@@ -1720,12 +1712,7 @@ int probe_run(probe *p, char *err, size_t errlen)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.u32 == UINT32_MAX) {
-				if (dns_process(p->dns) != 0) {
-					probe_fmt(err, errlen, "the DNS resolver failed");
-					rc = -1;
-				}
-			} else if (evs[i].data.u32 == UINT32_MAX - 1) {
+			if (evs[i].data.u32 == UINT32_MAX - 1) {
 				hs_collect(p);
 			} else if (evs[i].data.u32 == UINT32_MAX - 2) {
 				/* the side's descriptor: its run() before the next wait looks */
@@ -1735,8 +1722,6 @@ int probe_run(probe *p, char *err, size_t errlen)
 				conn_sync(p, c);
 			}
 		}
-		if (rc != 0)
-			break;
 	}
 	hs_drain(p); /* (a stop: the workers give every connection back) */
 	event_del(p->ev_ep);

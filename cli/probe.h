@@ -167,7 +167,7 @@ void probe_set_side(probe *p, const probe_side *s);
 dns_ctx *probe_dns(probe *p);
 
 /* Run until every domain is done or *conf->stop is set.  0, or -1 with
- * a message in err (the DNS context failed). */
+ * a message in err (the event loop failed). */
 int probe_run(probe *p, char *err, size_t errlen);
 
 size_t probe_n_domains(const probe *p);

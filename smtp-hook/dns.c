@@ -78,7 +78,7 @@ static int configure(dns_ctx *d, const dns_conf *conf, char *err, size_t errlen)
 	/* Loopback resolvers are allowed (a local validating cache, the tests). */
 	if (setopt(d->ub, "do-not-query-localhost:", "no", err, errlen) != 0 ||
 	    setopt(d->ub, "harden-dnssec-stripped:", "yes", err, errlen) != 0)
-		goto bad;
+		return -1;
 	if (conf->forward != NULL) {
 		const char *p = conf->forward;
 		while (*p) {
@@ -87,13 +87,13 @@ static int configure(dns_ctx *d, const dns_conf *conf, char *err, size_t errlen)
 			if (n > 0) {
 				if (n >= sizeof(addr)) {
 					snprintf(err, errlen, "DNS server address too long");
-					goto bad;
+					return -1;
 				}
 				memcpy(addr, p, n);
 				addr[n] = '\0';
 				if ((r = ub_ctx_set_fwd(d->ub, addr)) != 0) {
 					snprintf(err, errlen, "DNS server %s: %s", addr, ub_strerror(r));
-					goto bad;
+					return -1;
 				}
 			}
 			p += n;
@@ -102,15 +102,13 @@ static int configure(dns_ctx *d, const dns_conf *conf, char *err, size_t errlen)
 	}
 	if (conf->trust_anchor_file != NULL && (r = ub_ctx_add_ta_file(d->ub, conf->trust_anchor_file)) != 0) {
 		snprintf(err, errlen, "DNSSEC trust anchor file %s: %s", conf->trust_anchor_file, ub_strerror(r));
-		goto bad;
+		return -1;
 	}
 	if (conf->trust_anchor != NULL && (r = ub_ctx_add_ta(d->ub, conf->trust_anchor)) != 0) {
 		snprintf(err, errlen, "DNSSEC trust anchor: %s", ub_strerror(r));
-		goto bad;
+		return -1;
 	}
 	return 0;
-bad:
-	return -1;
 }
 
 static void ctx_free(dns_ctx *d)
@@ -207,18 +205,24 @@ static void drop_zombie(dns_query *q)
 	free(q);
 }
 
+/* A query given up (its deadline, a cancel): no callback from
+ * libunbound after this.  Threaded, cancelled and freed; in the event
+ * mode, left to finish unseen (to_zombie). */
+static void give_up(dns_query *q)
+{
+	if (q->ctx->eb) {
+		to_zombie(q);
+		return;
+	}
+	ub_cancel(q->ctx->ub, q->async_id);
+	unlink_query(q);
+	free(q);
+}
+
 void dns_cancel_all(dns_ctx *d)
 {
-	while (d->pending) {
-		dns_query *q = d->pending;
-		if (d->eb) {
-			to_zombie(q);
-			continue;
-		}
-		ub_cancel(d->ub, q->async_id);
-		unlink_query(q);
-		free(q);
-	}
+	while (d->pending)
+		give_up(d->pending);
 }
 
 void dns_close(dns_ctx *d)
@@ -243,6 +247,21 @@ size_t dns_pending(const dns_ctx *d)
 	return d->n_pending;
 }
 
+/* The reason texts both modes give (static: valid during the callback). */
+static const char *why_rcode(int rcode)
+{
+	static char why[DNS_WHY_MAX];
+	snprintf(why, sizeof(why), "DNS rcode %d%s", rcode, rcode == 2 ? " (SERVFAIL)" : "");
+	return why;
+}
+
+static const char *why_bogus(const char *detail)
+{
+	static char why[DNS_WHY_MAX];
+	snprintf(why, sizeof(why), "DNSSEC validation failed%s%s", detail ? ": " : "", detail ? detail : "");
+	return why;
+}
+
 static void on_result(void *arg, int err, struct ub_result *res)
 {
 	dns_query *q = arg;
@@ -259,9 +278,7 @@ static void on_result(void *arg, int err, struct ub_result *res)
 		r.secure = res->secure;
 		if (res->bogus) {
 			r.status = DNS_BOGUS;
-			snprintf(why, sizeof(why), "DNSSEC validation failed%s%s", res->why_bogus ? ": " : "",
-			         res->why_bogus ? res->why_bogus : "");
-			r.why = why;
+			r.why = why_bogus(res->why_bogus);
 		} else if (res->havedata) {
 			size_t n = 0;
 			while (res->data[n])
@@ -276,8 +293,7 @@ static void on_result(void *arg, int err, struct ub_result *res)
 			r.status = DNS_NODATA;
 		} else {
 			r.status = DNS_TEMPFAIL;
-			snprintf(why, sizeof(why), "DNS rcode %d%s", res->rcode, res->rcode == 2 ? " (SERVFAIL)" : "");
-			r.why = why;
+			r.why = why_rcode(res->rcode);
 		}
 	}
 	unlink_query(q);
@@ -287,12 +303,11 @@ static void on_result(void *arg, int err, struct ub_result *res)
 }
 
 /* Event mode: an answer, as a DNS message (dns_wire_answer). */
-static void on_event(void *arg, int rcode, void *pkt, int len, int sec, char *why_bogus, int ratelimited)
+static void on_event(void *arg, int rcode, void *pkt, int len, int sec, char *bogus, int ratelimited)
 {
 	dns_query *q = arg;
 	dns_wire w;
 	dns_result r;
-	static char why[DNS_WHY_MAX];
 
 	(void)ratelimited;
 	if (q->zombie) {
@@ -301,25 +316,23 @@ static void on_event(void *arg, int rcode, void *pkt, int len, int sec, char *wh
 	}
 	memset(&r, 0, sizeof(r));
 	r.secure = sec == 2;
+	r.rcode = rcode;
 	if (rcode == 3) {
 		r.status = DNS_NXDOMAIN;
 	} else if (rcode != 0 || pkt == NULL) {
 		r.status = DNS_TEMPFAIL;
-		snprintf(why, sizeof(why), "DNS rcode %d%s", rcode, rcode == 2 ? " (SERVFAIL)" : "");
-		r.why = why;
+		r.why = why_rcode(rcode);
 	} else if (sec == 1) {
 		r.status = DNS_BOGUS;
-		snprintf(why, sizeof(why), "DNSSEC validation failed%s%s", why_bogus ? ": " : "", why_bogus ? why_bogus : "");
-		r.why = why;
+		r.why = why_bogus(bogus);
 	} else if (len < 0 || dns_wire_answer(&w, pkt, (size_t)len, q->rrtype) != 0) {
 		r.status = DNS_TEMPFAIL;
 		r.why = "malformed DNS answer";
-	} else if (w.rcode == 3) {
+	} else if ((r.rcode = w.rcode) == 3) {
 		r.status = DNS_NXDOMAIN;
 	} else if (w.rcode != 0) {
 		r.status = DNS_TEMPFAIL;
-		snprintf(why, sizeof(why), "DNS rcode %d%s", w.rcode, w.rcode == 2 ? " (SERVFAIL)" : "");
-		r.why = why;
+		r.why = why_rcode(w.rcode);
 	} else if (w.n == 0) {
 		r.status = DNS_NODATA;
 	} else {
@@ -328,7 +341,6 @@ static void on_event(void *arg, int rcode, void *pkt, int len, int sec, char *wh
 		r.data = w.data;
 		r.len = w.len;
 	}
-	r.rcode = rcode ? rcode : r.status == DNS_NXDOMAIN ? 3 : 0;
 	unlink_query(q);
 	q->cb(q->arg, &r);
 	if (q->in_call)
@@ -353,18 +365,13 @@ int64_t dns_expire(dns_ctx *d, int64_t now_ms)
 		dns_query *nq = q->next;
 		if (q->deadline <= now_ms) {
 			dns_result r;
+			dns_cb cb = q->cb;
+			void *arg = q->arg;
 			memset(&r, 0, sizeof(r));
 			r.status = DNS_TEMPFAIL;
 			r.why = "timeout";
-			if (d->eb) {
-				to_zombie(q);
-				q->cb(q->arg, &r);
-			} else {
-				ub_cancel(d->ub, q->async_id);
-				unlink_query(q);
-				q->cb(q->arg, &r);
-				free(q);
-			}
+			give_up(q);
+			cb(arg, &r);
 			/* the callback may have added queries: start over */
 			q = d->pending;
 			next = -1;
